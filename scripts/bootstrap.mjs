@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Obtains the project's toolchain (Node from .node-version, pnpm from package.json's
+// packageManager) when the machine lacks it, installs the workspace, then runs a root
+// script with that toolchain first on PATH. Plain JavaScript on purpose: it must run on
+// whatever Node (>= 18) the machine has. See docs/adr/0001-toolchain-bootstrap.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const toolsDir = join(root, '.tools');
+const MIN_NODE = [22, 17];
+
+const wantedNode = readFileSync(join(root, '.node-version'), 'utf8').trim();
+const packageManager = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager;
+const wantedPnpm = /^pnpm@(.+)$/.exec(packageManager)?.[1];
+if (!wantedPnpm) fail(`package.json "packageManager" must be "pnpm@<version>", got ${packageManager}`);
+
+const [script, ...args] = process.argv.slice(2);
+if (!script) fail('usage: node scripts/bootstrap.mjs <root script> [args...]');
+
+function fail(message) {
+  console.error(`bootstrap: ${message}`);
+  process.exit(1);
+}
+
+function log(message) {
+  console.error(`bootstrap: ${message}`);
+}
+
+function run(command, commandArgs, env) {
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
+  if (result.error) fail(`${command} could not start: ${result.error.message}`);
+  return result.status ?? 1;
+}
+
+function versionOf(command, env) {
+  const result = spawnSync(command, ['--version'], { encoding: 'utf8', env });
+  return result.status === 0 ? result.stdout.trim().replace(/^v/, '') : undefined;
+}
+
+function satisfiesMinimum(version) {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+}
+
+function installTools(packages) {
+  log(`installing ${packages.join(' ')} into .tools/ from the npm registry`);
+  // --ignore-scripts is safe: the node package ships its binary in a platform dependency.
+  const status = run('npm', ['install', '--prefix', toolsDir, '--no-audit', '--no-fund', '--loglevel=error', ...packages], process.env);
+  if (status !== 0) fail(`npm install ${packages.join(' ')} failed (exit ${status})`);
+}
+
+const toolsNodeBin = join(toolsDir, 'node_modules', 'node', 'bin');
+const toolsBin = join(toolsDir, 'node_modules', '.bin');
+const needNode = !satisfiesMinimum(process.versions.node);
+const missing = [];
+if (needNode && versionOf(join(toolsNodeBin, 'node')) !== wantedNode) missing.push(`node@${wantedNode}`);
+if (versionOf(join(toolsBin, 'pnpm')) !== wantedPnpm) missing.push(`pnpm@${wantedPnpm}`);
+if (missing.length > 0) installTools(missing);
+
+const nodeDir = needNode ? toolsNodeBin : dirname(process.execPath);
+const env = {
+  ...process.env,
+  PATH: [nodeDir, toolsBin, process.env.PATH ?? ''].join(delimiter),
+  COREPACK_ENABLE_STRICT: '0',
+  npm_config_manage_package_manager_versions: 'false',
+};
+const nodeVersion = versionOf('node', env);
+if (!nodeVersion || !satisfiesMinimum(nodeVersion)) fail(`Node ${nodeVersion ?? '(none)'} on PATH after bootstrap; need >= ${MIN_NODE.join('.')}`);
+
+const installed = existsSync(join(root, 'node_modules', '.modules.yaml'));
+const installArgs = ['install', '--frozen-lockfile', '--prefer-offline', ...(installed ? ['--reporter=silent'] : [])];
+const installStatus = run('pnpm', installArgs, env);
+if (installStatus !== 0) fail(`pnpm install failed (exit ${installStatus})`);
+
+process.exit(run('pnpm', ['run', script, ...args], env));

@@ -1,0 +1,127 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+
+export const Role = { CUSTOMER: 'customer', ADMIN: 'admin' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** The authenticated caller, built from a verified access token. */
+export interface Caller {
+  readonly sub: string;
+  readonly username: string;
+  readonly email: string | undefined;
+  readonly givenName: string | undefined;
+  readonly familyName: string | undefined;
+  readonly roles: readonly string[];
+  /** The original bearer token, forwarded unchanged to downstream services. */
+  readonly token: string;
+}
+
+/** A token that is missing, malformed, expired, or not for us. The message says which. */
+export class AuthenticationError extends Error {
+  override name = 'AuthenticationError';
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Caller>;
+}
+
+export interface OidcVerifierOptions {
+  /** Exact issuer (`iss`), e.g. http://127.0.0.1:8080/realms/agora. */
+  issuer: string;
+  /** Required audience (`aud`), e.g. agora-gateway. */
+  audience: string;
+  /** Accepted signature algorithms; asymmetric only. */
+  algorithms?: readonly string[];
+  clockToleranceSeconds?: number;
+  /** Shortest gap between two JWKS downloads triggered by an unknown `kid`. */
+  jwksCooldownMs?: number;
+}
+
+const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+/**
+ * Verifies access tokens against an OIDC issuer's discovery document and JWKS. An unknown
+ * `kid` makes jose download the JWKS again, at most once per cooldown, which covers key rotation.
+ * See docs/adr/0004-token-verification-with-jose.md.
+ */
+export function createOidcTokenVerifier(options: OidcVerifierOptions): TokenVerifier {
+  const algorithms = [...(options.algorithms ?? ['RS256', 'PS256', 'ES256'])];
+  const symmetric = algorithms.filter((alg) => !ASYMMETRIC.has(alg));
+  if (symmetric.length > 0) throw new Error(`token algorithms must be asymmetric; refusing ${symmetric.join(', ')}`);
+
+  let keySet: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  const loadKeySet = async () => {
+    const discoveryUrl = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+    const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(5_000) });
+    if (!response.ok) throw new Error(`OIDC discovery ${discoveryUrl} answered ${response.status}`);
+    const discovery = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    if (discovery.issuer !== options.issuer) {
+      throw new Error(`OIDC discovery names issuer ${String(discovery.issuer)}, expected ${options.issuer}`);
+    }
+    if (typeof discovery.jwks_uri !== 'string') throw new Error(`OIDC discovery ${discoveryUrl} has no jwks_uri`);
+    return createRemoteJWKSet(new URL(discovery.jwks_uri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 });
+  };
+  const getKeySet = () => {
+    // A failed discovery is not cached, so the next request tries again.
+    keySet ??= loadKeySet().catch((error: unknown) => {
+      keySet = undefined;
+      throw error;
+    });
+    return keySet;
+  };
+
+  return {
+    async verify(token) {
+      const jwks = await getKeySet();
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, jwks, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms,
+          clockTolerance: options.clockToleranceSeconds ?? 30,
+          requiredClaims: ['sub', 'exp', 'iat'],
+        }));
+      } catch (error) {
+        throw new AuthenticationError(describeJoseError(error));
+      }
+      if (payload['typ'] !== 'Bearer') throw new AuthenticationError('token is not an access token (typ must be Bearer)');
+      return callerFrom(payload, token);
+    },
+  };
+}
+
+function callerFrom(payload: JWTPayload, token: string): Caller {
+  const realmAccess = payload['realm_access'] as { roles?: unknown } | undefined;
+  const roles = Array.isArray(realmAccess?.roles) ? realmAccess.roles.filter((role): role is string => typeof role === 'string') : [];
+  const text = (claim: string) => (typeof payload[claim] === 'string' ? payload[claim] : undefined);
+  const sub = payload.sub as string;
+  return {
+    sub,
+    username: text('preferred_username') ?? sub,
+    email: text('email'),
+    givenName: text('given_name'),
+    familyName: text('family_name'),
+    roles,
+    token,
+  };
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token has expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return `token claim ${error.claim} is not valid: ${error.reason}`;
+  if (error instanceof errors.JWKSNoMatchingKey) return 'token is signed with an unknown key';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token is signed with an algorithm that is not allowed';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is not valid';
+  if (error instanceof errors.JOSEError) return `token is not valid (${error.code})`;
+  throw error;
+}
+
+/** Extracts the token from an `Authorization: Bearer <token>` header; undefined when absent. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || authorization === '') return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (!match?.[1]) throw new AuthenticationError('Authorization header must be "Bearer <token>"');
+  return match[1];
+}
+
+export const hasRole = (caller: Caller | undefined, role: Role): boolean => caller?.roles.includes(role) ?? false;

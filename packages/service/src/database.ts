@@ -1,0 +1,59 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, MikroORM, type EntitySchema, type Options } from '@mikro-orm/postgresql';
+import { SeedManager, type Seeder } from '@mikro-orm/seeder';
+import type { MigrationObject } from '@mikro-orm/core';
+import type { Logger } from './logger.ts';
+
+/** What a service contributes to its database: entities, migrations, seed data. */
+export interface DatabaseModule {
+  /** Listed explicitly (no folder scanning), so start-up does no file discovery. */
+  entities: EntitySchema[];
+  migrations: MigrationObject[];
+  /** Folder new migrations are written to by `migration:create`. */
+  migrationsPath: string;
+  seeder?: new () => Seeder;
+}
+
+export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logger): Options {
+  return defineConfig({
+    clientUrl,
+    entities: db.entities,
+    extensions: [Migrator, SeedManager],
+    migrations: {
+      migrationsList: db.migrations,
+      path: db.migrationsPath,
+      pathTs: db.migrationsPath,
+      emit: 'ts',
+      snapshot: false,
+      transactional: true,
+      allOrNothing: true,
+    },
+    pool: { min: 0, max: 10 },
+    ...(logger ? { logger: (message: string) => logger.debug(message), debug: logger.isLevelEnabled('debug') } : {}),
+  });
+}
+
+export interface OpenDatabaseOptions {
+  migrate: boolean;
+  seed: boolean;
+  logger: Logger;
+}
+
+/** Connects (creating the database if missing), then applies pending migrations and seeds. */
+export async function openDatabase(db: DatabaseModule, clientUrl: string, options: OpenDatabaseOptions): Promise<MikroORM> {
+  const orm = await MikroORM.init(ormOptions(db, clientUrl, options.logger));
+  try {
+    if (options.migrate) {
+      const applied = await orm.migrator.up();
+      if (applied.length > 0) options.logger.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+    }
+    if (options.seed && db.seeder) {
+      await orm.seeder.seed(db.seeder);
+      options.logger.info('seed data in place');
+    }
+    return orm;
+  } catch (error) {
+    await orm.close();
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+export { openDatabase, ormOptions } from './database.ts';
+export type { DatabaseModule } from './database.ts';
+export { ConfigError, envField, parseEnv } from './env.ts';
+export { badInput, DomainError, ErrorCode, forbidden, formatGraphQLError, notFound, unauthenticated } from './errors.ts';
+export { createHttpServer } from './http.ts';
+export { createLogger } from './logger.ts';
+export type { Logger } from './logger.ts';
+export { runMain } from './main.ts';
+export type { Stoppable } from './main.ts';
+export { startSubgraph, subgraphEnvSchema } from './subgraph.ts';
+export type { BaseContext, RunningSubgraph, StartOptions, SubgraphEnv, SubgraphModule } from './subgraph.ts';
+export { requireAdmin, requireCaller, requireOwnerOrAdmin } from './access.ts';
+export { isUuid, parseId } from './ids.ts';
+export { byIdLoader, byKeyLoader } from './loaders.ts';
+export type { Loader } from './loaders.ts';
+export { loadTypeDefs } from './schema.ts';

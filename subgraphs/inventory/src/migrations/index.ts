@@ -1,0 +1,5 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261122004844 } from './Migration20261122004844.ts';
+
+// Applied in this order; `pnpm --filter @agora/inventory migration:create` writes new ones.
+export const migrations: MigrationObject[] = [{ name: 'Migration20261122004844', class: Migration20261122004844 }];

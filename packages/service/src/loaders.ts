@@ -8,10 +8,15 @@ import { isUuid } from './ids.ts';
  * Batches lookups by id within one request into a single `IN` query: the gateway resolves
  * entity references in bulk, and this keeps that one query per type, not one per row.
  */
-export function byIdLoader<T extends { id: string }>(em: EntityManager, entity: EntityName<T>): DataLoader<string, T | null> {
+export function byIdLoader<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  options: { isValidId?: (id: string) => boolean; populate?: readonly string[] } = {},
+): DataLoader<string, T | null> {
+  const isValidId = options.isValidId ?? isUuid;
   return new DataLoader<string, T | null>(async (ids) => {
-    const valid = ids.filter(isUuid);
-    const rows = valid.length > 0 ? ((await em.find(entity, { id: { $in: valid } } as never)) as T[]) : [];
+    const valid = ids.filter(isValidId);
+    const rows = valid.length > 0 ? ((await em.find(entity, { id: { $in: valid } } as never, { populate: options.populate } as never)) as T[]) : [];
     const byId = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => byId.get(id) ?? null);
   });

@@ -1,0 +1,12 @@
+import type { DatabaseModule } from '@agora/service';
+import { migrations } from './migrations/index.ts';
+import { OrderLine } from './modules/order/order-line.entity.ts';
+import { Order } from './modules/order/order.entity.ts';
+import { DatabaseSeeder } from './seeders/database.seeder.ts';
+
+export const database: DatabaseModule = {
+  entities: [Order, OrderLine],
+  migrations,
+  migrationsPath: 'src/migrations',
+  seeder: DatabaseSeeder,
+};

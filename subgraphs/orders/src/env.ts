@@ -1,0 +1,5 @@
+import { envField, parseEnv, subgraphEnvSchema, type SubgraphEnv } from '@agora/service';
+
+const schema = subgraphEnvSchema.extend({ PORT: envField.port(4003) });
+
+export const loadEnv = (source: NodeJS.ProcessEnv): SubgraphEnv => parseEnv(schema, source);

@@ -1,0 +1,15 @@
+import { byIdLoader, type BaseContext, type Loader } from '@agora/service';
+import { User, type UserEntity } from './modules/user/user.entity.ts';
+import type { UserRepository } from './modules/user/user.repository.ts';
+
+export interface Context extends BaseContext {
+  users: UserRepository;
+  userById: Loader<string, UserEntity | null>;
+}
+
+export const buildContext = (base: BaseContext): Context => ({
+  ...base,
+  users: base.em.getRepository(User),
+  // User ids are the identity provider's subjects, not necessarily UUIDs.
+  userById: byIdLoader(base.em, User, { isValidId: (id) => id.length > 0 && id.length <= 255 }),
+});

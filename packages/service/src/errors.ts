@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
 
 /** Every error code a client can see, in `extensions.code` and as tRPC error data. */
 export const ErrorCode = {
@@ -48,7 +48,8 @@ const knownCodes = new Set<string>([...Object.values(ErrorCode), 'GRAPHQL_VALIDA
  * INTERNAL_SERVER_ERROR with a generic message outside development.
  */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, exposeInternals: boolean): GraphQLFormattedError {
-  const original = error instanceof GraphQLError ? error.originalError : error;
+  // Structural, not `instanceof GraphQLError`: graphql ships CJS and ESM builds, and the two classes differ.
+  const original = (error as { originalError?: unknown } | undefined)?.originalError ?? error;
   if (original instanceof DomainError) {
     return {
       ...formatted,

@@ -1,0 +1,2 @@
+export { launch } from './launch.ts';
+export type { LaunchEvent, LaunchOptions, RunningSystem } from './launch.ts';

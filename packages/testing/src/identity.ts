@@ -1,0 +1,34 @@
+import { passwordGrant, startOidcProvider } from '@agora/keycloak';
+
+export type DevUser = 'alice' | 'bob' | 'admin';
+
+export const devUserIds: Record<DevUser, string> = {
+  alice: '5a1f0c1e-0000-4000-8000-000000000001',
+  bob: '5a1f0c1e-0000-4000-8000-000000000002',
+  admin: '5a1f0c1e-0000-4000-8000-000000000003',
+};
+
+export interface TestIssuer {
+  issuer: string;
+  /** A real access token for a dev user from the realm export, by password grant. */
+  tokenFor(user: DevUser): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The local OIDC provider on a free port, serving keycloak/agora-realm.json. */
+export async function startTestIssuer(): Promise<TestIssuer> {
+  const provider = await startOidcProvider({ port: 0 });
+  const tokens = new Map<DevUser, Promise<string>>();
+  return {
+    issuer: provider.issuer,
+    tokenFor(user) {
+      let token = tokens.get(user);
+      if (!token) {
+        token = passwordGrant({ issuer: provider.issuer, clientId: 'agora-cli', username: user, password: `${user}-dev-password` }).then((t) => t.accessToken);
+        tokens.set(user, token);
+      }
+      return token;
+    },
+    close: () => provider.close(),
+  };
+}

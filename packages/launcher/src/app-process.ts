@@ -40,9 +40,7 @@ export function startApp(
   const ready = (async () => {
     const deadline = Date.now() + options.readyTimeoutMs;
     const healthUrl = `http://127.0.0.1:${options.port}${app.healthPath}`;
-    let dead = false;
-    void exited.then(() => (dead = true));
-    while (!dead) {
+    while (child.exitCode === null && child.signalCode === null) {
       if (Date.now() > deadline) throw new Error(`${app.id} was not ready within ${options.readyTimeoutMs / 1000} s (${healthUrl})\n${tail.join('\n')}`);
       const response = await Promise.race([fetch(healthUrl, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined), spawnFailed]);
       if (response?.ok) return;

@@ -42,7 +42,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await server.initialise();
   }
   await server.start().catch((error: unknown) => {
-    throw new Error(`embedded PostgreSQL did not start on port ${options.port}${error ? `: ${String(error)}` : ' (is the port in use, or another server using the same data directory?)'}`);
+    throw new Error(`embedded PostgreSQL did not start on port ${options.port}${error instanceof Error ? `: ${error.message}` : ' (is the port in use, or another server using the same data directory?)'}`);
   });
   return { url: new URL(`postgres://postgres:${password}@127.0.0.1:${options.port}/postgres`), embedded: true, stop: () => server.stop() };
 }

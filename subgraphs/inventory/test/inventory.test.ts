@@ -38,7 +38,7 @@ describe('catalog', () => {
     expect(data?.products.totalCount).toBe(20);
     const skus = data?.products.nodes.map((p) => p.sku) ?? [];
     expect(skus).toEqual([...skus].sort());
-    expect(data?.products.nodes[0]?.price).toEqual({ amount: expect.any(Number), currency: 'EUR' });
+    expect(data?.products.nodes.every((p) => Number.isInteger(p.price.amount) && p.price.currency === 'EUR')).toBe(true);
   });
 
   it('pages through the catalog with the end cursor until there is no next page', async () => {

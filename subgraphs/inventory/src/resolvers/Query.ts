@@ -5,10 +5,10 @@ const MAX_PAGE = 100;
 
 export const Query: QueryResolvers = {
   async products(_parent, { first, after, search }, ctx) {
-    const size = first ?? 20;
-    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) throw badInput(`first must be from 1 to ${MAX_PAGE}`, { first });
+    // An explicit `first: null` arrives as null despite the schema default.
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be from 1 to ${MAX_PAGE}`, { first });
     const afterSku = after ? Buffer.from(after, 'base64url').toString('utf8') : undefined;
-    const page = await ctx.products.findPage({ first: size, afterSku, search: search?.trim() || undefined });
+    const page = await ctx.products.findPage({ first, afterSku, search: search?.trim() || undefined });
     const last = page.nodes.at(-1);
     return {
       nodes: page.nodes,

@@ -1,26 +1,34 @@
-# One image for every Agora app; the compose service chooses the app with its working directory.
-# Multi-stage: dependencies are installed in a builder, the runtime stage runs as a non-root user.
-FROM node:24-slim AS deps
-WORKDIR /app
-RUN npm install --global pnpm@10.34.9
-COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
-COPY gateway/package.json gateway/
-COPY subgraphs/users/package.json subgraphs/users/
-COPY subgraphs/inventory/package.json subgraphs/inventory/
-COPY subgraphs/orders/package.json subgraphs/orders/
-COPY subgraphs/payments/package.json subgraphs/payments/
-COPY packages/service/package.json packages/service/
-COPY packages/auth/package.json packages/auth/
-COPY packages/testing/package.json packages/testing/
-COPY packages/launcher/package.json packages/launcher/
-COPY keycloak/package.json keycloak/
-RUN pnpm install --frozen-lockfile --prod --ignore-scripts
+# syntax=docker/dockerfile:1
+# One image for every app of dapr/dapr.yaml (gateway and the four subgraphs). A container picks its
+# app by working directory (/app/gateway, /app/subgraphs/<name>) and runs `node src/index.ts`, as
+# docker-compose.yml and deploy/k8s do. Node runs the TypeScript sources directly (ADR 0002), so
+# there is no build step: the builder stage only installs production dependencies.
+# deploy/test/dockerfile.test.ts keeps the versions and the app list in line with the repository.
+ARG NODE_VERSION=24.21.0
 
-FROM node:24-slim
-ENV NODE_ENV=production HOST=0.0.0.0
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+ARG PNPM_VERSION=10.34.9
+RUN npm install --global --no-audit --no-fund "pnpm@${PNPM_VERSION}"
 WORKDIR /app
-COPY --from=deps --chown=node:node /app ./
-COPY --chown=node:node . .
+# Packages are fetched from the lockfile alone, so this layer is reused until the lockfile changes.
+COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+RUN pnpm fetch --prod
+COPY . .
+RUN pnpm install --offline --frozen-lockfile --prod \
+      --filter "@agora/gateway..." \
+      --filter "@agora/users..." \
+      --filter "@agora/inventory..." \
+      --filter "@agora/orders..." \
+      --filter "@agora/payments..."
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0
+WORKDIR /app
+# Owned by root and read-only to the app's user: the apps write nothing to their own tree.
+COPY --from=deps /app /app
 USER node
-HEALTHCHECK --interval=10s --timeout=3s --retries=5 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+EXPOSE 4000 4001 4002 4003 4004
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "/app/deploy/docker/healthcheck.ts"]
 CMD ["node", "src/index.ts"]

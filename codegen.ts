@@ -3,13 +3,17 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 // Resolver types for each subgraph, from its schema.graphql; `pnpm codegen` regenerates them
 // and test/generated.test.ts fails when the checked-in output is stale.
 const mappers: Record<string, Record<string, string>> = {
-  users: { User: '../modules/user/user.entity.ts#UserEntity' },
+  users: { User: '../modules/user/user.entity.ts#UserEntity', Notification: '../modules/notification/notification.entity.ts#NotificationEntity' },
   inventory: { Product: '../modules/product/product.entity.ts#ProductEntity' },
   orders: {
     Order: '../modules/order/order.entity.ts#OrderEntity',
     OrderLine: '../modules/order/order-line.entity.ts#OrderLineEntity',
     User: '../modules/order/customer.ts#CustomerRef',
     Product: '../modules/order/product-ref.ts#ProductRef',
+    Cart: '../modules/cart/cart.ts#CartContents',
+    CartLine: '../modules/cart/cart.ts#CartItem',
+    Saga: '../modules/saga/saga-view.ts#SagaView',
+    SagaStep: '../modules/saga/saga-step.entity.ts#SagaStepEntity',
   },
   payments: {
     Payment: '../modules/payment/payment.entity.ts#PaymentEntity',

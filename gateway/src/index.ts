@@ -1,3 +1,4 @@
+import './telemetry.ts';
 import { runMain } from '@agora/service';
 import { loadEnv } from './env.ts';
 import { startGateway } from './server.ts';

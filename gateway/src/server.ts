@@ -5,10 +5,14 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyRequest } from 'fastify';
-import { AuthenticationError, bearerToken, createOidcTokenVerifier, type TokenVerifier } from '@agora/auth';
-import { createHttpServer, createLogger, ErrorCode, formatGraphQLError } from '@agora/service';
+import { AuthenticationError, createClientCredentialsTokenSource, createOidcTokenVerifier, type Caller, type TokenVerifier } from '@agora/auth';
+import { createHttpServer, createLogger, ErrorCode, formatGraphQLError, graphqlTelemetryPlugin } from '@agora/service';
+import { createAuthenticate } from './authentication.ts';
 import type { GatewayContext } from './context.ts';
 import type { GatewayEnv } from './env.ts';
+import { refusalHandler } from './http-errors.ts';
+import { queryLimits } from './limits.ts';
+import { registerRateLimit } from './rate-limit.ts';
 import { SubgraphDataSource } from './subgraph-data-source.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
 
@@ -28,11 +32,29 @@ export interface GatewayOptions {
 const overrideOf = (env: GatewayEnv, name: SubgraphName): string | undefined =>
   ({ users: env.SUBGRAPH_USERS_URL, inventory: env.SUBGRAPH_INVENTORY_URL, orders: env.SUBGRAPH_ORDERS_URL, payments: env.SUBGRAPH_PAYMENTS_URL })[name];
 
+/** Where the gateway fetches a subgraph: through its Dapr sidecar by default, else directly. */
+function subgraphUrl(env: GatewayEnv, name: SubgraphName, routingUrl: string): string {
+  const transport = env.SUBGRAPH_TRANSPORT ?? (env.DAPR_HTTP_PORT === undefined ? 'direct' : 'dapr');
+  if (transport === 'direct') return overrideOf(env, name) ?? routingUrl;
+  if (env.DAPR_HTTP_PORT === undefined) throw new Error('SUBGRAPH_TRANSPORT=dapr needs DAPR_HTTP_PORT (the sidecar port)');
+  return `http://127.0.0.1:${env.DAPR_HTTP_PORT}/v1.0/invoke/${name}/method/graphql`;
+}
+
 export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = createLogger('gateway', env.LOG_LEVEL);
   const development = env.NODE_ENV !== 'production';
-  const verifier = options.verifier ?? createOidcTokenVerifier({ issuer: env.OIDC_ISSUER_URL, audience: env.OIDC_AUDIENCE });
-  const subgraphUrls = new Map(subgraphs.map(({ name, url }) => [name as string, overrideOf(env, name) ?? url]));
+  const verifier =
+    options.verifier ??
+    createOidcTokenVerifier({
+      issuer: env.OIDC_ISSUER_URL,
+      audience: env.OIDC_AUDIENCE,
+      clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
+      jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
+    });
+  const authenticate = createAuthenticate(verifier);
+  // Subgraphs refuse requests without a token; anonymous callers' requests carry this role-less one (ADR 0007).
+  const serviceTokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.GATEWAY_CLIENT_ID, clientSecret: env.GATEWAY_CLIENT_SECRET });
+  const subgraphUrls = new Map(subgraphs.map(({ name, url }) => [name as string, subgraphUrl(env, name, url)]));
 
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl ?? readFileSync(supergraphPath, 'utf8'),
@@ -42,24 +64,34 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
 
   const app = createHttpServer({
     logger,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
     readiness: async () => {
       const down: string[] = [];
       await Promise.all(
         [...subgraphUrls].map(async ([name, url]) => {
-          const response = await fetch(new URL('/health/ready', url), { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+          // The health path sits beside /graphql, directly or behind the sidecar's invoke path.
+          const response = await fetch(url.replace(/graphql$/, 'health/ready'), { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
           if (!response?.ok) down.push(name);
         }),
       );
       if (down.length > 0) throw new Error(`subgraphs not ready: ${down.join(', ')}`);
     },
   });
+  const limits = queryLimits(env, development);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: development,
     includeStacktraceInErrorResponses: development,
+    // Apollo's defaults, stated because the hardening relies on them: one operation per request, CSRF checks on.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     formatError: (formatted, error) => formatGraphQLError(formatted, error, development),
     plugins: [
+      ...limits.plugins,
       fastifyApolloDrainPlugin(app),
+      graphqlTelemetryPlugin(),
       development ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
     logger,
@@ -72,22 +104,23 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       const value = request.headers[name];
       if (typeof value === 'string') forward[name] = value;
     }
-    let token: string | undefined;
+    let caller: Caller | undefined;
     try {
-      token = bearerToken(request.headers.authorization);
-      if (token === undefined) return { caller: undefined, forward };
-      const caller = await verifier.verify(token);
-      return { caller, forward: { ...forward, authorization: `Bearer ${token}` } };
+      caller = await authenticate(request);
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
       throw Object.assign(new Error(error.message), {
         extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401, headers: new Map([['www-authenticate', 'Bearer error="invalid_token"']]) } },
       });
     }
+    const token = caller?.token ?? (await serviceTokens.token());
+    return { caller, forward: { ...forward, authorization: `Bearer ${token}` } };
   };
   const handler = fastifyApolloHandler(apollo, { context });
-  app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], handler });
-  app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], handler });
+  const limitRate = await registerRateLimit(app, env, authenticate, logger);
+  app.setErrorHandler(refusalHandler(env.BODY_LIMIT_BYTES));
+  app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest: limitRate, handler });
+  app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest: limitRate, handler });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });

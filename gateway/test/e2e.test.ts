@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await system?.stop();
-  await dropDatabases(['users', 'inventory', 'orders', 'payments'].map((name) => `${prefix}_agora_${name}`));
+  await dropDatabases(['users', 'inventory', 'orders', 'payments', 'dapr'].map((name) => `${prefix}_agora_${name}`));
 });
 
 interface GraphQLResponse<T> {
@@ -110,6 +110,16 @@ describe('the federated gateway', () => {
     expect(invalid.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
     const unknown = await graphql('{ product(id: "7c0a1000-0000-4000-8000-00000000ffff") { id } }');
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('leaves subgraphs closed to direct calls without a token, _entities included', async () => {
+    const inventory = system.apps.find((app) => app.id === 'inventory')?.url ?? '';
+    const catalog = await graphql('{ products { totalCount } }', { url: inventory });
+    const entities = await graphql('{ _entities(representations: [{ __typename: "Product", id: "7c0a1000-0000-4000-8000-000000000001" }]) { ... on Product { name } } }', { url: inventory });
+    for (const response of [catalog, entities]) {
+      expect(response.status).toBe(401);
+      expect(response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    }
   });
 
   it('serves the Apollo Sandbox landing page at its root in development', async () => {

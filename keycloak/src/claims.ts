@@ -26,6 +26,11 @@ export function userClaims(user: RealmUser, scope: string | undefined): Claims &
   return { sub: user.id, ...profileClaims(user, scope) };
 }
 
+/** An ID token's claims: Keycloak marks them `typ: ID` so that they cannot pass for access tokens. */
+export function idTokenClaims(user: RealmUser, scope: string | undefined): Claims & { sub: string } {
+  return { ...userClaims(user, scope), typ: 'ID' };
+}
+
 export function allowedOrigins(client: RealmClient): string[] {
   const origins = client.webOrigins.flatMap((origin) => (origin === '+' ? client.redirectUris.map(originOf) : [origin]));
   return [...new Set(origins.filter((origin): origin is string => origin !== undefined))];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errors, type Provider, type TokenEndpointGrantContext } from 'oidc-provider';
 import { resourceIndicator, resourceServerFor } from './audience.ts';
-import { userClaims } from './claims.ts';
+import { idTokenClaims } from './claims.ts';
 import { authenticate } from './credentials.ts';
 import { resolveScope, splitScope } from './scopes.ts';
 import type { Realm, RealmClient, RealmUser } from './realm.ts';
@@ -98,7 +98,7 @@ async function issueRefreshToken(ctx: GrantContext, client: RealmClient, session
 
 async function issueIdToken(ctx: GrantContext, session: UserSession): Promise<string | undefined> {
   if (!splitScope(session.scope).includes('openid')) return undefined;
-  const token = new ctx.oidc.provider.IdToken(userClaims(session.user, session.scope), { ctx });
+  const token = new ctx.oidc.provider.IdToken(idTokenClaims(session.user, session.scope), { ctx });
   // IdToken#scope picks the claims to include; the typings leave it out.
   Object.assign(token, { scope: session.scope });
   token.set('sid', session.sid);

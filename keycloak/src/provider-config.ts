@@ -1,6 +1,6 @@
 import { errors, type Account, type ClientMetadata, type Configuration, type Grant, type KoaContextWithOIDC } from 'oidc-provider';
 import { resourceIndicator, resourceServerFor } from './audience.ts';
-import { originAllowed, userClaims } from './claims.ts';
+import { idTokenClaims, originAllowed, userClaims } from './claims.ts';
 import { extraTokenClaims, keycloakAccessToken, realmClientFor } from './keycloak-tokens.ts';
 import { renderLogoutConfirmPage, renderMessagePage } from './html.ts';
 import { ringKeys, type KeyRing } from './signing-keys.ts';
@@ -44,7 +44,8 @@ function findAccount(realm: Realm) {
   return (_ctx: KoaContextWithOIDC, sub: string): Account | undefined => {
     const user = realm.user(sub);
     if (user === undefined || !user.enabled) return undefined;
-    return { accountId: user.id, claims: () => userClaims(user, SUPPORTED_SCOPES.join(' ')) };
+    const scope = SUPPORTED_SCOPES.join(' ');
+    return { accountId: user.id, claims: (use) => (use === 'id_token' ? idTokenClaims(user, scope) : userClaims(user, scope)) };
   };
 }
 
@@ -119,7 +120,7 @@ export function providerConfiguration(settings: ProviderSettings): Configuration
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     clientBasedCORS: (_ctx, origin, client) => originAllowed(realmClientFor(realm, client.clientId), origin),
     claims: {
-      openid: ['sub', 'preferred_username'],
+      openid: ['sub', 'preferred_username', 'typ'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },

@@ -71,7 +71,7 @@ describe('authorization code flow with PKCE', () => {
     expect(tokens.status).toBe(200);
     expect(tokens.body).toMatchObject({ token_type: 'Bearer', scope: 'openid profile email', refresh_token: aString, id_token: aString });
     expect(payload).toMatchObject({ sub: ALICE_ID, azp: 'agora-web', typ: 'Bearer', preferred_username: 'alice', realm_access: { roles: ['customer'] }, sid: aString });
-    expect(decodeJwt(stringMember(tokens, 'id_token'))).toMatchObject({ sub: ALICE_ID, aud: 'agora-web', email: 'alice@agora.test' });
+    expect(decodeJwt(stringMember(tokens, 'id_token'))).toMatchObject({ sub: ALICE_ID, aud: 'agora-web', email: 'alice@agora.test', typ: 'ID' });
   });
 
   it('skips the login form when the browser already has a session', async () => {

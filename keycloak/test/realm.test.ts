@@ -25,7 +25,7 @@ describe('the realm export', () => {
 
     expect(realm.name).toBe('agora');
     expect(realm.accessTokenLifespan).toBe(300);
-    expect(realm.clients.map((client) => client.clientId)).toEqual(['agora-gateway', 'agora-web', 'agora-cli', 'agora-service']);
+    expect(realm.clients.map((client) => client.clientId)).toEqual(['agora-gateway', 'agora-web', 'agora-cli', 'agora-service', 'agora-gateway-anonymous']);
     expect(realm.userByLogin('ALICE')?.id).toBe(ALICE_ID);
     expect(realm.userByLogin('alice@agora.test')?.id).toBe(ALICE_ID);
     expect(realm.serviceAccount('agora-service')?.id).toBe(SERVICE_ACCOUNT_ID);

@@ -96,7 +96,7 @@ describe('password grant', () => {
     const idToken = decodeJwt(stringMember(response, 'id_token'));
 
     expect(response.body['scope']).toBe('openid profile email');
-    expect(idToken).toMatchObject({ iss: oidc.issuer, aud: 'agora-cli', sub: ALICE_ID, preferred_username: 'alice' });
+    expect(idToken).toMatchObject({ iss: oidc.issuer, aud: 'agora-cli', sub: ALICE_ID, preferred_username: 'alice', typ: 'ID' });
   });
 
   it('refuses a wrong password with 400 invalid_grant', async () => {
@@ -150,6 +150,14 @@ describe('client credentials grant', () => {
       preferred_username: 'service-account-agora-service',
       realm_access: { roles: ['admin'] },
     });
+  });
+
+  it('gives the gateway a token for a service account with no realm roles, which subgraphs treat as anonymous', async () => {
+    const response = await tokenRequest(oidc.issuer, { grant_type: 'client_credentials' }, ['agora-gateway-anonymous', 'agora-gateway-anonymous-dev-secret']);
+    const claims = await verifyAccessToken(stringMember(response, 'access_token'));
+
+    expect(response.status).toBe(200);
+    expect(claims).toMatchObject({ azp: 'agora-gateway-anonymous', typ: 'Bearer', aud: 'agora-gateway', realm_access: { roles: [] } });
   });
 
   it('accepts the client secret in the request body too', async () => {

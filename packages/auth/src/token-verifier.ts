@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { discoverIssuer, retryingOnce } from './discovery.ts';
 
 export const Role = { CUSTOMER: 'customer', ADMIN: 'admin' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -48,26 +49,11 @@ export function createOidcTokenVerifier(options: OidcVerifierOptions): TokenVeri
   const symmetric = algorithms.filter((alg) => !ASYMMETRIC.has(alg));
   if (symmetric.length > 0) throw new Error(`token algorithms must be asymmetric; refusing ${symmetric.join(', ')}`);
 
-  let keySet: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
-  const loadKeySet = async () => {
-    const discoveryUrl = `${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(5_000) });
-    if (!response.ok) throw new Error(`OIDC discovery ${discoveryUrl} answered ${response.status}`);
-    const discovery = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    if (discovery.issuer !== options.issuer) {
-      throw new Error(`OIDC discovery names issuer ${String(discovery.issuer)}, expected ${options.issuer}`);
-    }
-    if (typeof discovery.jwks_uri !== 'string') throw new Error(`OIDC discovery ${discoveryUrl} has no jwks_uri`);
-    return createRemoteJWKSet(new URL(discovery.jwks_uri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 });
-  };
-  const getKeySet = () => {
-    // A failed discovery is not cached, so the next request tries again.
-    keySet ??= loadKeySet().catch((error: unknown) => {
-      keySet = undefined;
-      throw error;
-    });
-    return keySet;
-  };
+  // A failed discovery is not cached, so the next request tries again.
+  const getKeySet = retryingOnce(async () => {
+    const { jwksUri } = await discoverIssuer(options.issuer);
+    return createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 });
+  });
 
   return {
     async verify(token) {
@@ -125,3 +111,9 @@ export function bearerToken(authorization: string | undefined): string | undefin
 }
 
 export const hasRole = (caller: Caller | undefined, role: Role): boolean => caller?.roles.includes(role) ?? false;
+
+/**
+ * Whether the token speaks for a person who may act in Agora (a customer or an admin). A token
+ * without either role, such as the gateway's own service token, stands for an anonymous caller.
+ */
+export const isUser = (caller: Caller | undefined): caller is Caller => hasRole(caller, Role.CUSTOMER) || hasRole(caller, Role.ADMIN);

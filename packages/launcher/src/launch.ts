@@ -1,9 +1,64 @@
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { startOidcProvider } from '@agora/keycloak';
 import { startApp, type AppProcess } from './app-process.ts';
 import { freePort } from './ports.ts';
 import { databaseUrl, startEmbeddedPostgres, type DatabaseServer } from './postgres.ts';
 import { readRunFile, type AppSpec } from './run-file.ts';
+import { resourceFiles, startSidecars } from './sidecars.ts';
+
+/** Components that replace components/ files for the embedded default (no Redis). */
+const EMBEDDED_COMPONENTS = fileURLToPath(new URL('../../../dapr/components-embedded', import.meta.url));
+/** The local sidecar's command line (dapr/src/main.ts). */
+const SIDECAR_DIR = fileURLToPath(new URL('../../../dapr', import.meta.url));
+
+/** An app or sidecar process the launcher can kill and start again. */
+interface ManagedProcess {
+  kind: 'app' | 'sidecar';
+  spec: AppSpec;
+  env: Record<string, string>;
+  port: number;
+  current: AppProcess;
+}
+
+function startManaged(kind: ManagedProcess['kind'], spec: AppSpec, env: Record<string, string>, port: number, options: LaunchOptions, emit: (event: LaunchEvent) => void): ManagedProcess {
+  const current = startApp(spec, env, { port, readyTimeoutMs: options.readyTimeoutMs ?? 60_000, onLine: (line) => emit({ type: 'log', app: spec.id, line }) });
+  return { kind, spec, env, port, current };
+}
+
+/** A sidecar as a process, with daprd's flags; ready when /v1.0/healthz answers. */
+function sidecarSpec(plan: { app: AppSpec; httpPort: number; grpcPort: number; appPort: number }, resourcesPaths: string[], peers: string, logLevel: string): AppSpec {
+  return {
+    id: `${plan.app.id}-dapr`,
+    dir: SIDECAR_DIR,
+    port: plan.httpPort,
+    healthPath: '/v1.0/healthz',
+    daprHttpPort: plan.httpPort,
+    daprGrpcPort: plan.grpcPort,
+    command: [
+      'node',
+      'src/main.ts',
+      '--app-id',
+      plan.app.id,
+      '--app-port',
+      String(plan.appPort),
+      '--dapr-http-port',
+      String(plan.httpPort),
+      '--dapr-grpc-port',
+      String(plan.grpcPort),
+      '--peers',
+      peers,
+      '--log-level',
+      logLevel,
+      ...resourcesPaths.flatMap((path) => ['--resources-path', path]),
+    ],
+    env: {},
+  };
+}
+
+/** The database of the state store component (components/statestore.yaml). */
+const STATE_DATABASE = 'agora_dapr';
 
 export type LaunchEvent =
   | { type: 'step'; name: string; status: 'starting' | 'ready'; detail?: string; ms?: number }
@@ -20,6 +75,14 @@ export interface LaunchOptions {
   /** An OIDC issuer to use instead of the local provider. */
   oidcIssuerUrl?: string;
   oidcPort?: number;
+  /** Redis for pub/sub (Redis Streams); without it the sidecars share an in-memory pub/sub. */
+  redisUrl?: string;
+  /**
+   * `in-process` (default): the sidecars run in the launcher's process. `processes`: each sidecar
+   * is its own process (dapr/src/main.ts), so it can be killed and restarted alone (fault
+   * injection); pub/sub then needs `redisUrl`.
+   */
+  sidecars?: 'in-process' | 'processes';
   /** `run-file`: the ports in the run file; `auto`: free ports (tests). */
   ports: 'run-file' | 'auto';
   /** Prefix for every service's database name (tests use one per run). */
@@ -33,7 +96,11 @@ export interface RunningSystem {
   gatewayUrl: string;
   issuer: string;
   databaseServer: URL;
-  apps: { id: string; url: string; database: string | undefined }[];
+  apps: { id: string; url: string; database: string | undefined; sidecarUrl: string }[];
+  /** Sends a signal to an app (`orders`) or, with `sidecars: 'processes'`, a sidecar (`orders-dapr`). */
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts an app or sidecar process again (after kill) with the same command and environment; resolves once it is ready. */
+  restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,7 +113,8 @@ const GATEWAY_ID = 'gateway';
  */
 export async function launch(options: LaunchOptions): Promise<RunningSystem> {
   const emit = options.onEvent ?? (() => undefined);
-  const apps = readRunFile(options.runFile);
+  const runFile = readRunFile(options.runFile);
+  const { apps } = runFile;
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -85,53 +153,138 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
         );
 
     const ports = new Map<string, number>();
-    for (const app of apps) ports.set(app.id, options.ports === 'auto' ? await freePort() : app.port);
+    const sidecarPorts = new Map<string, number>();
+    const grpcPorts = new Map<string, number>();
+    for (const app of apps) {
+      ports.set(app.id, options.ports === 'auto' ? await freePort() : app.port);
+      sidecarPorts.set(app.id, options.ports === 'auto' || app.daprHttpPort === undefined ? await freePort() : app.daprHttpPort);
+      grpcPorts.set(app.id, options.ports === 'auto' || app.daprGrpcPort === undefined ? await freePort() : app.daprGrpcPort);
+    }
     const graphqlUrl = (id: string) => `http://127.0.0.1:${ports.get(id)}/graphql`;
+    const sidecarUrl = (id: string) => `http://127.0.0.1:${sidecarPorts.get(id)}`;
+    const databaseName = (name: string) => (options.databasePrefix ? `${options.databasePrefix}_${name}` : name);
 
+    if (!runFile.resourcesPath) throw new Error(`${options.runFile} has no common.resourcesPath (the Dapr components folder)`);
+    const resourcesPath = runFile.resourcesPath;
+    const stateDatabaseUrl = databaseUrl(database.url, databaseName(STATE_DATABASE));
+    const sidecarEnv = { ...process.env, AGORA_STATE_DATABASE_URL: stateDatabaseUrl, ...(options.redisUrl ? { AGORA_REDIS_HOST: redisHost(options.redisUrl) } : {}) };
+    const resourcesPaths = resourceFiles(resourcesPath, options.redisUrl ? undefined : EMBEDDED_COMPONENTS);
+    const logLevel = options.extraEnv?.['LOG_LEVEL'] ?? 'info';
+    const processes = new Map<string, ManagedProcess>();
+    cleanups.push(async () => {
+      await Promise.allSettled([...processes.values()].filter((managed) => managed.kind === 'sidecar').map((managed) => managed.current.stop()));
+    });
+    await step(
+      'sidecars',
+      `one local Dapr sidecar per app${options.sidecars === 'processes' ? ', each its own process' : ''}, components from ${resourcesPath}${options.redisUrl ? '' : ' with in-memory pub/sub'}`,
+      async () => {
+        await ensureDatabase(database.url, databaseName(STATE_DATABASE));
+        const plans = apps.map((app) => ({ app, httpPort: sidecarPorts.get(app.id) ?? 0, grpcPort: grpcPorts.get(app.id) ?? 0, appPort: ports.get(app.id) ?? app.port }));
+        if (options.sidecars === 'processes') {
+          if (!options.redisUrl) throw new Error("sidecars: 'processes' needs redisUrl: in-memory pub/sub cannot reach across processes");
+          const peers = plans.map((plan) => `${plan.app.id}=http://127.0.0.1:${plan.httpPort}`).join(',');
+          for (const plan of plans) {
+            const spec = sidecarSpec(plan, resourcesPaths, peers, logLevel);
+            processes.set(spec.id, startManaged('sidecar', spec, sidecarEnv, plan.httpPort, options, emit));
+          }
+          await Promise.all([...processes.values()].map((managed) => managed.current.ready));
+          return;
+        }
+        const sidecars = await startSidecars(plans, { resourcesPaths, env: sidecarEnv, logLevel, onLine: (app, line) => emit({ type: 'log', app, line }) });
+        for (const sidecar of sidecars) cleanups.push(() => sidecar.stop());
+      },
+      () => apps.map((app) => `${app.id} ${sidecarUrl(app.id)}`).join(', '),
+    );
+
+    // The variables `dapr run` gives an app, plus where its database and issuer are.
     const envFor = (app: AppSpec): Record<string, string> => {
-      const env: Record<string, string> = { ...app.env, ...options.extraEnv, HOST: '127.0.0.1', PORT: String(ports.get(app.id)), OIDC_ISSUER_URL: issuer };
+      const env: Record<string, string> = {
+        ...app.env,
+        ...options.extraEnv,
+        HOST: '127.0.0.1',
+        PORT: String(ports.get(app.id)),
+        OIDC_ISSUER_URL: issuer,
+        APP_ID: app.id,
+        APP_PORT: String(ports.get(app.id)),
+        APP_PROTOCOL: 'http',
+        APP_CHANNEL_ADDRESS: '127.0.0.1',
+        DAPR_HTTP_PORT: String(sidecarPorts.get(app.id)),
+        DAPR_GRPC_PORT: String(grpcPorts.get(app.id)),
+      };
       const configured = app.env['DATABASE_URL'];
-      if (configured) {
-        const name = basename(new URL(configured).pathname);
-        env['DATABASE_URL'] = databaseUrl(database.url, options.databasePrefix ? `${options.databasePrefix}_${name}` : name);
-      }
-      if (app.id === GATEWAY_ID) {
-        for (const other of apps) if (other.id !== GATEWAY_ID) env[`SUBGRAPH_${other.id.toUpperCase()}_URL`] = graphqlUrl(other.id);
-      }
+      if (configured) env['DATABASE_URL'] = databaseUrl(database.url, databaseName(basename(new URL(configured).pathname)));
       return env;
     };
 
-    const processes: AppProcess[] = [];
     const started = new Map<string, number>();
     const envs = new Map(apps.map((app) => [app.id, envFor(app)]));
+    cleanups.push(async () => {
+      await Promise.allSettled([...processes.values()].filter((managed) => managed.kind === 'app').map((managed) => managed.current.stop()));
+    });
     for (const app of apps) {
       emit({ type: 'step', name: app.id, status: 'starting', detail: `${app.command.join(' ')} in ${app.dir}` });
       started.set(app.id, performance.now());
-      const process = startApp(app, envs.get(app.id) ?? {}, {
-        port: ports.get(app.id) ?? app.port,
-        readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
-        onLine: (line) => emit({ type: 'log', app: app.id, line }),
-      });
-      processes.push(process);
-      cleanups.push(() => process.stop());
+      processes.set(app.id, startManaged('app', app, envs.get(app.id) ?? {}, ports.get(app.id) ?? app.port, options, emit));
     }
     await Promise.all(
-      processes.map(async (process) => {
-        await process.ready;
-        const ms = Math.round(performance.now() - (started.get(process.id) ?? 0));
-        emit({ type: 'step', name: process.id, status: 'ready', detail: process.id === GATEWAY_ID ? `http://127.0.0.1:${ports.get(process.id)}/` : graphqlUrl(process.id), ms });
+      apps.map(async (app) => {
+        await processes.get(app.id)?.current.ready;
+        const ms = Math.round(performance.now() - (started.get(app.id) ?? 0));
+        emit({ type: 'step', name: app.id, status: 'ready', detail: app.id === GATEWAY_ID ? `http://127.0.0.1:${ports.get(app.id)}/` : graphqlUrl(app.id), ms });
       }),
     );
+
+    const managed = (name: string): ManagedProcess => {
+      const found = processes.get(name);
+      if (!found) throw new Error(`no process ${name}${name.endsWith('-dapr') ? " (sidecars are processes only with sidecars: 'processes')" : ''}; known: ${[...processes.keys()].join(', ')}`);
+      return found;
+    };
 
     return {
       gatewayUrl: `http://127.0.0.1:${ports.get(GATEWAY_ID)}/`,
       issuer,
       databaseServer: database.url,
-      apps: apps.map((app) => ({ id: app.id, url: app.id === GATEWAY_ID ? `http://127.0.0.1:${ports.get(app.id)}/` : graphqlUrl(app.id), database: envs.get(app.id)?.['DATABASE_URL'] })),
+      apps: apps.map((app) => ({
+        id: app.id,
+        url: app.id === GATEWAY_ID ? `http://127.0.0.1:${ports.get(app.id)}/` : graphqlUrl(app.id),
+        database: envs.get(app.id)?.['DATABASE_URL'],
+        sidecarUrl: sidecarUrl(app.id),
+      })),
+      async kill(name, signal = 'SIGKILL') {
+        const target = managed(name).current;
+        if (target.child.exitCode !== null || target.child.signalCode !== null) return;
+        const exited = new Promise((resolveExit) => target.child.once('exit', resolveExit));
+        target.child.kill(signal);
+        if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
+      },
+      async restart(name) {
+        const target = managed(name);
+        await target.current.stop();
+        target.current = startApp(target.spec, target.env, { port: target.port, readyTimeoutMs: options.readyTimeoutMs ?? 60_000, onLine: (line) => emit({ type: 'log', app: name, line }) });
+        await target.current.ready;
+      },
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** Creates a database on the server unless it exists (the sidecars' state store needs its own). */
+async function ensureDatabase(server: URL, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server.href });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 0) await client.query(`create database "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** host:port for the pubsub.redis component, from a redis:// URL. */
+function redisHost(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || '6379'}`;
 }

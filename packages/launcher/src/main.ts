@@ -1,7 +1,9 @@
 // `npm start`: the whole system on its embedded default. See docs/adr/0003-launcher.md.
+import './telemetry.ts';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { envField, parseEnv } from '@agora/service';
+import { shutdownTelemetry } from '@agora/telemetry';
 import { launch, type LaunchEvent } from './launch.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -12,6 +14,7 @@ const env = (() => {
       z.object({
         DATABASE_URL: envField.url('a PostgreSQL server URL: postgres://user:password@host:5432/postgres').optional(),
         OIDC_ISSUER_URL: envField.url('an OIDC issuer URL, e.g. http://localhost:8080/realms/agora').optional(),
+        REDIS_URL: envField.url('a Redis URL: redis://host:6379').optional(),
         OIDC_PORT: envField.port(8080),
         EMBEDDED_POSTGRES_PORT: envField.port(5433),
         AGORA_DATA_DIR: z.string().min(1).default(`${root}.data`),
@@ -56,6 +59,7 @@ try {
     dataDir: env.AGORA_DATA_DIR,
     ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
     ...(env.OIDC_ISSUER_URL ? { oidcIssuerUrl: env.OIDC_ISSUER_URL } : {}),
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     oidcPort: env.OIDC_PORT,
     embeddedPostgresPort: env.EMBEDDED_POSTGRES_PORT,
     ports: 'run-file',
@@ -74,8 +78,9 @@ Agora is ready in ${seconds} s
   OIDC issuer (realm agora)           ${system.issuer}
 ${system.apps
   .filter((app) => app.id !== 'gateway')
-  .map((app) => `  ${`${app.id} subgraph`.padEnd(34)}  ${app.url}`)
+  .map((app) => `  ${`${app.id} subgraph`.padEnd(34)}  ${app.url}  (sidecar ${app.sidecarUrl})`)
   .join('\n')}
+  pub/sub                             ${env.REDIS_URL ? `Redis Streams at ${env.REDIS_URL}` : 'in-memory (set REDIS_URL for Redis Streams)'}
   PostgreSQL                          ${system.databaseServer.host}${env.DATABASE_URL ? '' : ` (embedded, data in ${env.AGORA_DATA_DIR}/postgres)`}
 Get a token for alice (users: alice, bob, admin; see README):
   curl -s ${system.issuer}/protocol/openid-connect/token -d grant_type=password -d client_id=agora-cli -d username=alice -d password=alice-dev-password
@@ -87,7 +92,7 @@ const shutdown = () => {
   stopping = true;
   say('Agora: stopping');
   system.stop().then(
-    () => process.exit(0),
+    () => shutdownTelemetry().then(() => process.exit(0)),
     (error: unknown) => {
       process.stderr.write(`Agora: error while stopping: ${String(error)}\n`);
       process.exit(1);

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { dropDatabases, testServerUrl } from '@agora/testing';
 import { launch } from '../src/launch.ts';
 import { readRunFile } from '../src/run-file.ts';
 
@@ -11,14 +13,16 @@ const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
 function runFileWith(apps: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'agora-launch-'));
+  mkdirSync(join(dir, 'components'));
   const path = join(dir, 'dapr.yaml');
-  writeFileSync(path, `version: 1\napps:\n${apps}`);
+  writeFileSync(path, `version: 1\ncommon:\n  resourcesPath: components\napps:\n${apps}`);
   return path;
 }
 
 describe('the run file', () => {
   it('describes the four subgraphs and the gateway, as `dapr run -f` reads it', () => {
-    const apps = readRunFile(join(repo, 'dapr/dapr.yaml'));
+    const { apps, resourcesPath } = readRunFile(join(repo, 'dapr/dapr.yaml'));
+    expect(resourcesPath).toBe(join(repo, 'components'));
     expect(apps.map((app) => app.id)).toEqual(['users', 'inventory', 'orders', 'payments', 'gateway']);
     for (const app of apps) {
       expect(app.env['PORT']).toBe(String(app.port));
@@ -47,9 +51,14 @@ describe('launch', () => {
       ].join('\n'),
     );
     const started = Date.now();
-    await expect(launch({ runFile, dataDir: '/nonexistent', databaseUrl: 'postgres://127.0.0.1:1/x', oidcIssuerUrl: 'http://127.0.0.1:1/realms/agora', ports: 'auto', readyTimeoutMs: 20_000 })).rejects.toThrow(
-      /broken exited with code 3 before it was ready:\s+cannot reach the database/,
-    );
+    const databasePrefix = `launch_${randomBytes(3).toString('hex')}`;
+    try {
+      await expect(
+        launch({ runFile, dataDir: '/nonexistent', databaseUrl: testServerUrl().href, databasePrefix, oidcIssuerUrl: 'http://127.0.0.1:1/realms/agora', ports: 'auto', readyTimeoutMs: 20_000 }),
+      ).rejects.toThrow(/broken exited with code 3 before it was ready:\s+cannot reach the database/);
+    } finally {
+      await dropDatabases([`${databasePrefix}_agora_dapr`]);
+    }
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

@@ -32,6 +32,7 @@ export const envField = {
   host: () => z.string().min(1).default('127.0.0.1'),
   url: (what: string) => z.url({ message: `expected ${what}` }),
   boolean: (fallback: boolean) => booleanString.default(fallback),
+  count: (fallback: number) => z.coerce.number({ message: 'expected a whole number' }).int().min(0).default(fallback),
   nodeEnv: () =>
     z.enum(['development', 'production', 'test'], { message: 'expected development, production or test' }).default('development'),
   logLevel: () =>

@@ -1,4 +1,6 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { trace } from '@opentelemetry/api';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { counter, currentTraceparent, histogram, scrape } from '@agora/telemetry';
 import type { Logger } from './logger.ts';
 
 export interface HttpServerOptions {
@@ -8,9 +10,17 @@ export interface HttpServerOptions {
   bodyLimitBytes?: number;
 }
 
+// RED per route: rate and errors from the counter (errors: status_code 5xx), duration from the histogram.
+const requests = counter({ name: 'agora_http_requests_total', help: 'HTTP requests answered, by route template and status', labelNames: ['method', 'route', 'status_code'] });
+const durations = histogram({ name: 'agora_http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['method', 'route', 'status_code'] });
+
+/** Probes and scrapes: not operations of the service. */
+const UNMEASURED = new Set(['/health/live', '/health/ready', '/metrics']);
+
 /**
- * A Fastify server with the liveness and readiness endpoints every app exposes.
- * Liveness never checks dependencies (a restart would not fix them); readiness does.
+ * A Fastify server with the endpoints every app exposes: liveness and readiness, and Prometheus
+ * metrics at /metrics (no token, no rate limit). Liveness never checks dependencies (a restart
+ * would not fix them); readiness does.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -21,6 +31,24 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
+
+  const traceparents = new WeakMap<FastifyRequest, string | undefined>();
+  app.addHook('onRequest', async (request) => {
+    const route = request.routeOptions.url;
+    if (route === undefined || UNMEASURED.has(route)) return;
+    // The HTTP instrumentation names the server span after the method only; the route template is known here.
+    trace.getActiveSpan()?.updateName(`${request.method} ${route}`).setAttribute('http.route', route);
+    traceparents.set(request, currentTraceparent());
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (UNMEASURED.has(route)) return;
+    const labels = { method: request.method, route, status_code: reply.statusCode };
+    const traceparent = traceparents.get(request);
+    requests.inc(labels, { traceparent });
+    durations.observe(labels, reply.elapsedTime / 1000, { traceparent });
+  });
+
   app.get('/health/live', async () => ({ status: 'ok' }));
   app.get('/health/ready', async (_request, reply) => {
     try {
@@ -29,6 +57,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     } catch (error) {
       return reply.code(503).send({ status: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
     }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await scrape();
+    return reply.type(contentType).send(body);
   });
   return app;
 }

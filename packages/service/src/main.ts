@@ -1,3 +1,4 @@
+import { shutdownTelemetry } from '@agora/telemetry';
 import { ConfigError } from './env.ts';
 
 export interface Stoppable {
@@ -28,8 +29,9 @@ export async function runMain(name: string, start: () => Promise<Stoppable>): Pr
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     timer.unref();
+    // Telemetry last, so that the spans of the shutdown itself are exported too.
     app.stop().then(
-      () => process.exit(0),
+      () => shutdownTelemetry().then(() => process.exit(0)),
       (error: unknown) => {
         process.stderr.write(`${name}: error while stopping: ${String(error)}\n`);
         process.exit(1);

@@ -4,13 +4,14 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
-import { AuthenticationError, bearerToken, createOidcTokenVerifier, type Caller, type TokenVerifier } from '@agora/auth';
+import { AuthenticationError, bearerToken, createOidcTokenVerifier, isUser, type Caller, type TokenVerifier } from '@agora/auth';
 import { openDatabase, type DatabaseModule } from './database.ts';
 import { envField } from './env.ts';
-import { DomainError, ErrorCode, formatGraphQLError } from './errors.ts';
+import { DomainError, ErrorCode, formatGraphQLError, unauthenticated } from './errors.ts';
+import { graphqlTelemetryPlugin } from './graphql-telemetry.ts';
 import { createHttpServer } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -23,6 +24,8 @@ export const subgraphEnvSchema = z.object({
   DATABASE_URL: envField.url('a PostgreSQL URL: postgres://user:password@host:5432/database'),
   OIDC_ISSUER_URL: envField.url('the OIDC issuer URL, e.g. http://127.0.0.1:8080/realms/agora'),
   OIDC_AUDIENCE: z.string().min(1).default('agora-gateway'),
+  OIDC_CLOCK_TOLERANCE_SECONDS: envField.count(30),
+  OIDC_JWKS_COOLDOWN_MS: envField.count(30_000),
   MIGRATE_ON_START: envField.boolean(true),
   SEED_ON_START: envField.boolean(false),
 });
@@ -32,9 +35,23 @@ export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;
 export interface BaseContext {
   /** A fork of the ORM's entity manager, private to this request. */
   em: EntityManager;
-  /** Undefined for anonymous callers. */
+  /**
+   * The signed-in customer or admin. Undefined for anonymous callers: every request carries a
+   * verified token, but one without either role (the gateway's service token) is anonymous.
+   */
   caller: Caller | undefined;
   log: Logger;
+}
+
+/** What a subgraph's extension gets: its HTTP server (before it listens), database, token verifier and configuration. */
+export interface SubgraphParts {
+  app: FastifyInstance;
+  orm: MikroORM;
+  verifier: TokenVerifier;
+  logger: Logger;
+  env: SubgraphEnv;
+  /** Adds a dependency /health/ready requires (the database is always one); `check` rejects when it is down. */
+  requireForReadiness: (name: string, check: () => Promise<void>) => void;
 }
 
 export interface SubgraphModule<TContext extends BaseContext> {
@@ -43,6 +60,12 @@ export interface SubgraphModule<TContext extends BaseContext> {
   resolvers: GraphQLResolverMap<TContext>;
   database: DatabaseModule;
   context: (base: BaseContext) => TContext;
+  /**
+   * More than GraphQL on the same port and lifetime: routes (the internal tRPC API, webhooks,
+   * subscriptions) and background work (outbox relay). Runs before the server listens; what it
+   * returns runs at shutdown, before the database closes.
+   */
+  extend?: (parts: SubgraphParts) => Promise<(() => Promise<void>) | undefined>;
 }
 
 export interface RunningSubgraph<TContext extends BaseContext> {
@@ -51,7 +74,7 @@ export interface RunningSubgraph<TContext extends BaseContext> {
   apollo: ApolloServer<TContext>;
   orm: MikroORM;
   /** Builds the context a request with this bearer token would get; for tests through `executeOperation`. */
-  contextFor(token?: string): Promise<TContext>;
+  contextFor(token: string): Promise<TContext>;
   stop(): Promise<void>;
 }
 
@@ -67,27 +90,46 @@ export async function startSubgraph<TContext extends BaseContext>(
 ): Promise<RunningSubgraph<TContext>> {
   const logger = createLogger(module.name, env.LOG_LEVEL);
   const development = env.NODE_ENV !== 'production';
-  const verifier = options.verifier ?? createOidcTokenVerifier({ issuer: env.OIDC_ISSUER_URL, audience: env.OIDC_AUDIENCE });
+  const verifier =
+    options.verifier ??
+    createOidcTokenVerifier({
+      issuer: env.OIDC_ISSUER_URL,
+      audience: env.OIDC_AUDIENCE,
+      clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
+      jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
+    });
   const orm = await openDatabase(module.database, env.DATABASE_URL, { migrate: env.MIGRATE_ON_START, seed: env.SEED_ON_START, logger });
 
-  const contextFor = async (token?: string): Promise<TContext> => {
-    let caller: Caller | undefined;
-    if (token !== undefined) {
-      try {
-        caller = await verifier.verify(token);
-      } catch (error) {
-        if (error instanceof AuthenticationError) throw new DomainError(ErrorCode.UNAUTHENTICATED, error.message);
-        throw error;
-      }
+  const contextFor = async (token: string): Promise<TContext> => {
+    let verified: Caller;
+    try {
+      verified = await verifier.verify(token);
+    } catch (error) {
+      if (error instanceof AuthenticationError) throw new DomainError(ErrorCode.UNAUTHENTICATED, error.message);
+      throw error;
     }
-    return module.context({ em: orm.em.fork(), caller, log: logger });
+    return module.context({ em: orm.em.fork(), caller: isUser(verified) ? verified : undefined, log: logger });
   };
 
+  const dependencies = new Map<string, () => Promise<void>>([
+    [
+      'database',
+      async () => {
+        // A query rather than checkConnection(): the connection is lazy, and a service started without
+        // migrations has none until its first query, which an unready service would never get.
+        await orm.em.getConnection().execute('select 1');
+      },
+    ],
+  ]);
   const app = createHttpServer({
     logger,
     readiness: async () => {
-      const status = await orm.checkConnection();
-      if (!status.ok) throw new Error(`database: ${status.reason}`);
+      const results = await Promise.allSettled([...dependencies.values()].map((check) => check()));
+      const down = [...dependencies.keys()].flatMap((name, index) => {
+        const result = results[index];
+        return result?.status === 'rejected' ? [`${name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`] : [];
+      });
+      if (down.length > 0) throw new Error(down.join('; '));
     },
   });
   const apollo = new ApolloServer<TContext>({
@@ -95,23 +137,30 @@ export async function startSubgraph<TContext extends BaseContext>(
     introspection: development,
     includeStacktraceInErrorResponses: development,
     formatError: (formatted, error) => formatGraphQLError(formatted, error, development),
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), graphqlTelemetryPlugin()],
     logger,
   });
   await apollo.start();
 
   const context: ContextFunction<[FastifyRequest], TContext> = async (request) => {
     try {
-      return await contextFor(bearerToken(request.headers.authorization));
+      // No request reaches a subgraph unauthenticated; the gateway sends its service token for anonymous callers.
+      const token = bearerToken(request.headers.authorization);
+      if (token === undefined) throw unauthenticated('A bearer token is required');
+      return await contextFor(token);
     } catch (error) {
-      throw asHttpError(error);
+      throw asHttpError(error instanceof AuthenticationError ? unauthenticated(error.message) : error);
     }
   };
   app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], handler: fastifyApolloHandler(apollo, { context }) });
 
+  let stopExtension: (() => Promise<void>) | undefined;
   try {
+    const requireForReadiness = (name: string, check: () => Promise<void>) => void dependencies.set(name, check);
+    stopExtension = await module.extend?.({ app, orm, verifier, logger, env, requireForReadiness });
     await app.listen({ host: env.HOST, port: env.PORT });
   } catch (error) {
+    await stopExtension?.();
     await apollo.stop();
     await orm.close();
     throw error;
@@ -129,6 +178,7 @@ export async function startSubgraph<TContext extends BaseContext>(
     contextFor,
     async stop() {
       await app.close();
+      await stopExtension?.();
       await orm.close();
     },
   };

@@ -1,6 +1,6 @@
 export { createTestDatabase, dropDatabases, testServerUrl } from './database.ts';
 export type { TestDatabase } from './database.ts';
-export { devUserIds, startTestIssuer } from './identity.ts';
+export { anonymousClient, devUserIds, startTestIssuer } from './identity.ts';
 export type { DevUser, TestIssuer } from './identity.ts';
 export { startTestSubgraph } from './subgraph.ts';
-export type { OperationResult, TestSubgraph } from './subgraph.ts';
+export type { HttpOperationResult, OperationResult, TestSubgraph, TestSubgraphOptions } from './subgraph.ts';

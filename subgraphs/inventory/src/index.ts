@@ -1,5 +1,9 @@
+import './telemetry.ts';
 import { runMain, startSubgraph } from '@agora/service';
 import { loadEnv } from './env.ts';
-import { inventorySubgraph } from './subgraph.ts';
+import { createInventorySubgraph } from './subgraph.ts';
 
-await runMain('inventory', () => startSubgraph(inventorySubgraph, loadEnv(process.env)));
+await runMain('inventory', () => {
+  const env = loadEnv(process.env);
+  return startSubgraph(createInventorySubgraph(env), env);
+});

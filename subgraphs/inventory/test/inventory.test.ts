@@ -130,15 +130,41 @@ describe('restockProduct', () => {
 });
 
 describe('over HTTP', () => {
-  it('refuses a request with an invalid bearer token with 401 and UNAUTHENTICATED', async () => {
-    const response = await fetch(subgraph.service.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer not.a.jwt' },
-      body: JSON.stringify({ query: '{ products { totalCount } }' }),
-    });
-    expect(response.status).toBe(401);
-    const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
-    expect(body.errors[0]?.extensions.code).toBe('UNAUTHENTICATED');
+  it('refuses a request with an invalid bearer token or a malformed Authorization header with 401 and UNAUTHENTICATED', async () => {
+    for (const authorization of ['Bearer not.a.jwt', 'Basic YWxpY2U6c2VjcmV0']) {
+      const response = await fetch(subgraph.service.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        body: JSON.stringify({ query: '{ products { totalCount } }' }),
+      });
+      expect(response.status).toBe(401);
+      const body = (await response.json()) as { errors: { extensions: { code: string } }[] };
+      expect(body.errors[0]?.extensions.code).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('refuses a request without a bearer token with 401, for the catalog and for entities alike', async () => {
+    const ENTITIES = 'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { name } } }';
+    for (const request of [subgraph.post('{ products { totalCount } }'), subgraph.post(ENTITIES, { variables: { representations: [{ __typename: 'Product', id: KEYBOARD }] } })]) {
+      const response = await request;
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      expect(response.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+      expect(response.data ?? null).toBeNull();
+    }
+  });
+
+  it("treats the gateway's role-less service token as an anonymous caller: catalog and entities yes, restocking no", async () => {
+    const token = await subgraph.issuer.serviceToken();
+    const catalog = await subgraph.post<{ products: { totalCount: number } }>('{ products { totalCount } }', { token });
+    expect(catalog.data?.products.totalCount).toBe(20);
+    const entities = await subgraph.post<{ _entities: { name: string }[] }>(
+      'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { name } } }',
+      { token, variables: { representations: [{ __typename: 'Product', id: KEYBOARD }] } },
+    );
+    expect(entities.data?._entities[0]?.name).toBe('Mechanical keyboard');
+    const restock = await subgraph.post(`mutation { restockProduct(id: "${MICROPHONE}", quantity: 1) { stock } }`, { token });
+    expect(restock.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
   });
 
   it('reports ready when its database answers', async () => {

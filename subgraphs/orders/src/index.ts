@@ -1,5 +1,7 @@
+import './telemetry.ts';
 import { runMain, startSubgraph } from '@agora/service';
 import { loadEnv } from './env.ts';
-import { ordersSubgraph } from './subgraph.ts';
+import { createOrdersSubgraph } from './subgraph.ts';
 
-await runMain('orders', () => startSubgraph(ordersSubgraph, loadEnv(process.env)));
+const env = loadEnv(process.env);
+await runMain('orders', () => startSubgraph(createOrdersSubgraph(env), env));

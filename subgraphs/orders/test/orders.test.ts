@@ -66,4 +66,12 @@ describe('User.orders', () => {
     const { errors } = await subgraph.execute(USER_ORDERS, { representations: [{ __typename: 'User', id: devUserIds.alice }] }, 'bob');
     expect(errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
+
+  it('refuses them to anonymous callers (the service token) and to calls without a token, which get 401', async () => {
+    const representations = [{ __typename: 'User', id: devUserIds.alice }];
+    expect((await subgraph.execute(USER_ORDERS, { representations })).errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    const direct = await subgraph.post(USER_ORDERS, { variables: { representations } });
+    expect(direct.status).toBe(401);
+    expect(direct.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+  });
 });

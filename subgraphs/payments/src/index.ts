@@ -1,5 +1,9 @@
+import './telemetry.ts';
 import { runMain, startSubgraph } from '@agora/service';
 import { loadEnv } from './env.ts';
-import { paymentsSubgraph } from './subgraph.ts';
+import { createPaymentsSubgraph } from './subgraph.ts';
 
-await runMain('payments', () => startSubgraph(paymentsSubgraph, loadEnv(process.env)));
+await runMain('payments', () => {
+  const env = loadEnv(process.env);
+  return startSubgraph(createPaymentsSubgraph(env), env);
+});

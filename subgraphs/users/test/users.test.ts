@@ -66,4 +66,10 @@ describe('User references', () => {
     const { errors } = await subgraph.execute(ENTITIES, { representations: [{ __typename: 'User', id: devUserIds.bob }] }, 'alice');
     expect(errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
   });
+
+  it('refuses profiles to anonymous callers, who arrive with the role-less service token', async () => {
+    const { data, errors } = await subgraph.execute<{ _entities: unknown[] }>(ENTITIES, { representations: [{ __typename: 'User', id: devUserIds.bob }] });
+    expect(errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
+    expect(data?._entities[0] ?? null).toBeNull();
+  });
 });

@@ -5,9 +5,13 @@ import type { OrderEntity } from '../modules/order/order.entity.ts';
 import type { OrderLineEntity } from '../modules/order/order-line.entity.ts';
 import type { CustomerRef } from '../modules/order/customer.ts';
 import type { ProductRef } from '../modules/order/product-ref.ts';
+import type { CartContents, CartItem } from '../modules/cart/cart.ts';
+import type { SagaView } from '../modules/saga/saga-view.ts';
+import type { SagaStepEntity } from '../modules/saga/saga-step.entity.ts';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -19,11 +23,84 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type Cart = {
+  __typename?: 'Cart';
+  /** The number of items (the sum of the quantities). */
+  itemCount: Scalars['Int']['output'];
+  lines: Array<CartLine>;
+};
+
+export type CartLine = {
+  __typename?: 'CartLine';
+  product: Product;
+  quantity: Scalars['Int']['output'];
+};
+
 /** An amount of money in integer minor units (cents) of an ISO 4217 currency. */
 export type Money = {
   __typename?: 'Money';
   amount: Scalars['Int']['output'];
   currency: Scalars['String']['output'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Adds a quantity of a product to the signed-in user's cart (1 to 99 per product). NOT_FOUND for unknown products, OUT_OF_STOCK beyond what is available. */
+  addToCart: Cart;
+  /** Asks the saga of one of your PENDING orders to stop and compensate. CONFLICT once the order is confirmed or cancelled. */
+  cancelOrder: Order;
+  /** Admin: asks a running saga to stop and compensate. */
+  compensateSaga: Saga;
+  /**
+   * Turns the cart into a PENDING order, priced by inventory, and starts its saga. The same
+   * idempotencyKey from the same user answers the same order; with a different cart it is
+   * IDEMPOTENCY_KEY_REUSED.
+   */
+  placeOrder: Order;
+  /** Removes a product from the cart. */
+  removeFromCart: Cart;
+  /** Admin: starts a failed or stuck saga again from the beginning (every step is idempotent). */
+  retrySaga: Saga;
+  /** Sets a product's quantity in the cart; 0 removes the line. */
+  setCartQuantity: Cart;
+};
+
+
+export type MutationAddToCartArgs = {
+  productId: Scalars['ID']['input'];
+  quantity: Scalars['Int']['input'];
+};
+
+
+export type MutationCancelOrderArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCompensateSagaArgs = {
+  orderId: Scalars['ID']['input'];
+};
+
+
+export type MutationPlaceOrderArgs = {
+  idempotencyKey: Scalars['String']['input'];
+  input: PlaceOrderInput;
+};
+
+
+export type MutationRemoveFromCartArgs = {
+  productId: Scalars['ID']['input'];
+};
+
+
+export type MutationRetrySagaArgs = {
+  orderId: Scalars['ID']['input'];
+};
+
+
+export type MutationSetCartQuantityArgs = {
+  productId: Scalars['ID']['input'];
+  quantity: Scalars['Int']['input'];
 };
 
 export type Order = {
@@ -32,7 +109,13 @@ export type Order = {
   customer: User;
   id: Scalars['ID']['output'];
   lines: Array<OrderLine>;
+  /** The payment method chosen at checkout. */
+  paymentMethod: Maybe<Scalars['String']['output']>;
+  /** The order's saga; only the owner or an admin may read it. */
+  saga: Saga;
   status: OrderStatus;
+  /** Why the order was cancelled or needs attention. */
+  statusReason: Maybe<Scalars['String']['output']>;
   total: Money;
   updatedAt: Scalars['String']['output'];
 };
@@ -47,11 +130,24 @@ export type OrderLine = {
   unitPrice: Money;
 };
 
+export type OrderLineInput = {
+  productId: Scalars['ID']['input'];
+  /** 1 to 99. */
+  quantity: Scalars['Int']['input'];
+};
+
 export type OrderStatus =
   | 'CANCELLED'
   | 'CONFIRMED'
   | 'NEEDS_ATTENTION'
   | 'PENDING';
+
+export type PlaceOrderInput = {
+  /** Buy these lines now instead of the cart (the cart is then left as it is). */
+  lines?: InputMaybe<Array<OrderLineInput>>;
+  /** A test payment method: pm_card_visa, pm_card_chargeDeclined, pm_card_threeDSecureRequired, pm_card_timeout, pm_card_flaky. */
+  paymentMethod: Scalars['String']['input'];
+};
 
 export type Product = {
   __typename?: 'Product';
@@ -62,6 +158,8 @@ export type Query = {
   __typename?: 'Query';
   /** One order; its owner or an admin may read it. NOT_FOUND when the id is unknown. */
   order: Maybe<Order>;
+  /** Admin: order sagas, newest first, optionally by status; `after` is the previous page's endCursor. */
+  sagas: SagaConnection;
 };
 
 
@@ -69,11 +167,72 @@ export type QueryOrderArgs = {
   id: Scalars['ID']['input'];
 };
 
+
+export type QuerySagasArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<SagaStatus>;
+};
+
+/** The OrderSaga of one order, as its steps recorded it. */
+export type Saga = {
+  __typename?: 'Saga';
+  /** The step the workflow is at, as it reports it. */
+  currentStep: Maybe<Scalars['String']['output']>;
+  order: Order;
+  orderId: Scalars['ID']['output'];
+  /** The workflow's runtime status in Dapr (RUNNING, COMPLETED, FAILED, TERMINATED, ...), if it still exists. */
+  runtimeStatus: Maybe<Scalars['String']['output']>;
+  status: SagaStatus;
+  steps: Array<SagaStep>;
+};
+
+export type SagaConnection = {
+  __typename?: 'SagaConnection';
+  endCursor: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+  nodes: Array<Saga>;
+};
+
+export type SagaStatus =
+  | 'COMPENSATED'
+  | 'COMPENSATING'
+  | 'COMPLETED'
+  | 'NEEDS_ATTENTION'
+  | 'RUNNING';
+
+export type SagaStep = {
+  __typename?: 'SagaStep';
+  attempts: Scalars['Int']['output'];
+  /** A compensation step (refund, release, cancel) rather than a forward one. */
+  compensation: Scalars['Boolean']['output'];
+  endedAt: Maybe<Scalars['String']['output']>;
+  error: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  startedAt: Scalars['String']['output'];
+  status: SagaStepStatus;
+};
+
+export type SagaStepStatus =
+  | 'FAILED'
+  | 'REJECTED'
+  | 'RUNNING'
+  | 'SKIPPED'
+  | 'SUCCEEDED';
+
 export type User = {
   __typename?: 'User';
+  /** The user's cart; only the user may read it. */
+  cart: Cart;
   id: Scalars['ID']['output'];
-  /** The user's orders, newest first; only the user or an admin may read them. */
+  /** The user's orders, newest first, a page at a time (`after`: the id of the last order of the previous page); only the user or an admin may read them. */
   orders: Array<Order>;
+};
+
+
+export type UserOrdersArgs = {
+  after?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -175,36 +334,74 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  Money: ResolverTypeWrapper<Money>;
+  Cart: ResolverTypeWrapper<CartContents>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  CartLine: ResolverTypeWrapper<CartItem>;
+  Money: ResolverTypeWrapper<Money>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Order: ResolverTypeWrapper<OrderEntity>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Order: ResolverTypeWrapper<OrderEntity>;
   OrderLine: ResolverTypeWrapper<OrderLineEntity>;
+  OrderLineInput: OrderLineInput;
   OrderStatus: OrderStatus;
+  PlaceOrderInput: PlaceOrderInput;
   Product: ResolverTypeWrapper<ProductRef>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  User: ResolverTypeWrapper<CustomerRef>;
+  Saga: ResolverTypeWrapper<SagaView>;
+  SagaConnection: ResolverTypeWrapper<Omit<SagaConnection, 'nodes'> & { nodes: Array<ResolversTypes['Saga']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  SagaStatus: SagaStatus;
+  SagaStep: ResolverTypeWrapper<SagaStepEntity>;
+  SagaStepStatus: SagaStepStatus;
+  User: ResolverTypeWrapper<CustomerRef>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  Money: Money;
+  Cart: CartContents;
   Int: Scalars['Int']['output'];
+  CartLine: CartItem;
+  Money: Money;
   String: Scalars['String']['output'];
-  Order: OrderEntity;
+  Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
+  Order: OrderEntity;
   OrderLine: OrderLineEntity;
+  OrderLineInput: OrderLineInput;
+  PlaceOrderInput: PlaceOrderInput;
   Product: ProductRef;
   Query: Record<PropertyKey, never>;
-  User: CustomerRef;
+  Saga: SagaView;
+  SagaConnection: Omit<SagaConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Saga']> };
   Boolean: Scalars['Boolean']['output'];
+  SagaStep: SagaStepEntity;
+  User: CustomerRef;
+}>;
+
+export type CartResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Cart'] = ResolversParentTypes['Cart']> = ResolversObject<{
+  itemCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['CartLine']>, ParentType, ContextType>;
+}>;
+
+export type CartLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CartLine'] = ResolversParentTypes['CartLine']> = ResolversObject<{
+  product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   amount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  addToCart?: Resolver<ResolversTypes['Cart'], ParentType, ContextType, RequireFields<MutationAddToCartArgs, 'productId' | 'quantity'>>;
+  cancelOrder?: Resolver<ResolversTypes['Order'], ParentType, ContextType, RequireFields<MutationCancelOrderArgs, 'id'>>;
+  compensateSaga?: Resolver<ResolversTypes['Saga'], ParentType, ContextType, RequireFields<MutationCompensateSagaArgs, 'orderId'>>;
+  placeOrder?: Resolver<ResolversTypes['Order'], ParentType, ContextType, RequireFields<MutationPlaceOrderArgs, 'idempotencyKey' | 'input'>>;
+  removeFromCart?: Resolver<ResolversTypes['Cart'], ParentType, ContextType, RequireFields<MutationRemoveFromCartArgs, 'productId'>>;
+  retrySaga?: Resolver<ResolversTypes['Saga'], ParentType, ContextType, RequireFields<MutationRetrySagaArgs, 'orderId'>>;
+  setCartQuantity?: Resolver<ResolversTypes['Cart'], ParentType, ContextType, RequireFields<MutationSetCartQuantityArgs, 'productId' | 'quantity'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
@@ -213,7 +410,10 @@ export type OrderResolvers<ContextType = Context, ParentType extends ResolversPa
   customer?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['OrderLine']>, ParentType, ContextType>;
+  paymentMethod?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  saga?: Resolver<ResolversTypes['Saga'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['OrderStatus'], ParentType, ContextType>;
+  statusReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
@@ -232,20 +432,53 @@ export type ProductResolvers<ContextType = Context, ParentType extends Resolvers
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
+  sagas?: Resolver<ResolversTypes['SagaConnection'], ParentType, ContextType, RequireFields<QuerySagasArgs, 'first'>>;
+}>;
+
+export type SagaResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Saga'] = ResolversParentTypes['Saga']> = ResolversObject<{
+  currentStep?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+  orderId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  runtimeStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SagaStatus'], ParentType, ContextType>;
+  steps?: Resolver<Array<ResolversTypes['SagaStep']>, ParentType, ContextType>;
+}>;
+
+export type SagaConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SagaConnection'] = ResolversParentTypes['SagaConnection']> = ResolversObject<{
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Saga']>, ParentType, ContextType>;
+}>;
+
+export type SagaStepResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SagaStep'] = ResolversParentTypes['SagaStep']> = ResolversObject<{
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  compensation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  endedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SagaStepStatus'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  cart?: Resolver<ResolversTypes['Cart'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  orders?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType>;
+  orders?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<UserOrdersArgs, 'first'>>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  Cart?: CartResolvers<ContextType>;
+  CartLine?: CartLineResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Saga?: SagaResolvers<ContextType>;
+  SagaConnection?: SagaConnectionResolvers<ContextType>;
+  SagaStep?: SagaStepResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

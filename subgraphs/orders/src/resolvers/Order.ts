@@ -8,4 +8,5 @@ export const Order: OrderResolvers = {
   total: (order) => ({ amount: order.totalAmount, currency: order.currency }),
   createdAt: (order) => order.createdAt.toISOString(),
   updatedAt: (order) => order.updatedAt.toISOString(),
+  saga: (order) => ({ order }),
 };

@@ -45,10 +45,16 @@ export type Payment = {
 
 export type PaymentStatus =
   | 'AUTHORIZED'
+  /** Cancelled before any money was captured. */
+  | 'CANCELED'
   | 'CAPTURED'
   | 'DECLINED'
+  /** The confirmation failed. */
   | 'FAILED'
+  /** Recorded; the provider has not answered yet. */
   | 'PENDING'
+  /** Waiting for the customer's confirmation (3-D Secure) at the provider. */
+  | 'PENDING_CONFIRMATION'
   | 'REFUNDED';
 
 export type Query = {

@@ -1,5 +1,10 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261122005029 } from './Migration20261122005029.ts';
+import { Migration20261122021444 } from './Migration20261122021444.ts';
 
 // Applied in this order; `pnpm --filter @agora/users migration:create` writes new ones.
-export const migrations: MigrationObject[] = [{ name: 'Migration20261122005029', class: Migration20261122005029 }];
+export const migrations: MigrationObject[] = [
+  { name: 'Migration20261122005029', class: Migration20261122005029 },
+  // Notifications inbox and deliveries; the event tables (processed_events, outbox_events).
+  { name: 'Migration20261122021444', class: Migration20261122021444 },
+];

@@ -6,6 +6,6 @@ import type { OrderEntity } from './order.entity.ts';
 export async function findOrder(ctx: Context, id: string): Promise<OrderEntity> {
   const order = await ctx.orderById.load(parseId(id));
   if (!order) throw notFound('Order', id);
-  requireOwnerOrAdmin(ctx.caller, order.customerId);
+  requireOwnerOrAdmin(ctx.caller, order.customerId, { log: ctx.log, action: 'orders.order.read', resource: `order:${order.id}` });
   return order;
 }

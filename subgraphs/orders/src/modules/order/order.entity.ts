@@ -24,6 +24,10 @@ export const Order = defineEntity({
     /** Integer minor units of `currency`: the sum of the lines. */
     totalAmount: p.integer(),
     currency: p.string().length(3),
+    /** The test payment method chosen at checkout (pm_card_visa, ...). */
+    paymentMethod: p.string().length(100).nullable(),
+    /** Why the order was cancelled or needs attention. */
+    statusReason: p.text().nullable(),
     lines: () => p.oneToMany(OrderLine).mappedBy('order').orphanRemoval(),
     version: p.integer().version(),
     createdAt: p.datetime().onCreate(() => new Date()),

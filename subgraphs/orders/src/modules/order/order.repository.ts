@@ -2,8 +2,13 @@ import { EntityRepository } from '@mikro-orm/postgresql';
 import type { OrderEntity } from './order.entity.ts';
 
 export class OrderRepository extends EntityRepository<OrderEntity> {
-  /** A customer's orders with their lines, newest first. */
-  findOwnedBy(customerId: string): Promise<OrderEntity[]> {
-    return this.find({ customerId }, { populate: ['lines'], orderBy: { createdAt: 'desc', id: 'asc' } });
+  /** A page of a customer's orders with their lines, newest first, after the order `after` (keyset paging). */
+  async findOwnedBy(customerId: string, first: number, after?: string): Promise<OrderEntity[]> {
+    const where: Record<string, unknown> = { customerId };
+    if (after) {
+      const cursor = await this.findOne({ id: after, customerId });
+      if (cursor) where['$or'] = [{ createdAt: { $lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { $gt: cursor.id } }];
+    }
+    return this.find(where, { populate: ['lines'], orderBy: { createdAt: 'desc', id: 'asc' }, limit: first });
   }
 }

@@ -7,7 +7,7 @@ export async function findPayment(ctx: Context, id: string): Promise<PaymentEnti
   requireCaller(ctx.caller);
   const payment = await ctx.paymentById.load(parseId(id));
   if (!payment) throw notFound('Payment', id);
-  requireOwnerOrAdmin(ctx.caller, payment.customerId);
+  requireOwnerOrAdmin(ctx.caller, payment.customerId, { log: ctx.log, action: 'payments.payment.read', resource: `payment:${payment.id}` });
   return payment;
 }
 
@@ -16,6 +16,6 @@ export async function findPaymentOfOrder(ctx: Context, orderId: string): Promise
   requireCaller(ctx.caller);
   const [payment] = await ctx.paymentsByOrderId.load(orderId);
   if (!payment) return null;
-  requireOwnerOrAdmin(ctx.caller, payment.customerId);
+  requireOwnerOrAdmin(ctx.caller, payment.customerId, { log: ctx.log, action: 'payments.payment.read', resource: `payment:${payment.id}` });
   return payment;
 }

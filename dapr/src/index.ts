@@ -1,0 +1,2 @@
+export { startSidecar } from './sidecar.ts';
+export type { RunningSidecar, SidecarOptions } from './sidecar.ts';

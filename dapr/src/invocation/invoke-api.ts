@@ -1,0 +1,108 @@
+import { SpanKind, type Span } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SidecarContext } from '../context.ts';
+import { sendDaprError } from '../http/dapr-error.ts';
+import { contextFrom, endSpan, startSpan, traceHeaders } from '../tracing.ts';
+
+// Service invocation: /v1.0/invoke/{app-id}/method/{method} for any HTTP method, and the
+// `dapr-app-id` header form where the request path is the method. The caller's sidecar applies
+// the target's resiliency policy and forwards to the target's sidecar, which calls its app.
+// Spans as daprd names them: a client span `CallLocal/{app-id}/{method}` in the caller's sidecar,
+// a server span of the same name in the target's, each the parent of the next hop's traceparent.
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+export function registerInvocationApi(app: FastifyInstance, context: SidecarContext): void {
+  app.route<{ Params: { appId: string; '*': string } }>({
+    method: [...METHODS],
+    url: '/v1.0/invoke/:appId/method/*',
+    handler: (request, reply) => invoke(context, request, reply, request.params.appId, request.params['*']),
+  });
+  // The header form: any other path with a dapr-app-id header.
+  app.addHook('preHandler', async (request, reply) => {
+    const target = request.headers['dapr-app-id'];
+    if (typeof target !== 'string' || request.url.startsWith('/v1.0/invoke/')) return;
+    const path = request.url.split('?')[0]?.replace(/^\//, '') ?? '';
+    await invoke(context, request, reply, target, path);
+  });
+}
+
+async function invoke(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, target: string, method: string): Promise<FastifyReply> {
+  // daprd accepts `app-id.namespace`; one launch is one namespace.
+  const appId = target.split('.')[0] ?? target;
+  const toOwnApp = appId === context.appId;
+  const span = startSpan(`CallLocal/${appId}/${method}`, toOwnApp ? SpanKind.SERVER : SpanKind.CLIENT, contextFrom(request.headers), {
+    'rpc.service': 'ServiceInvocation',
+    'net.peer.name': appId,
+    'dapr.api': `${request.method} ${request.url.split('?')[0] ?? ''}`,
+    'dapr.protocol': 'http',
+  });
+  try {
+    const answered = await forward(context, request, reply, appId, method, span);
+    endSpan(span, { status: reply.statusCode });
+    return answered;
+  } catch (error) {
+    endSpan(span, { error });
+    throw error;
+  }
+}
+
+async function forward(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, appId: string, method: string, span: Span): Promise<FastifyReply> {
+  const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
+  const destination = destinationOf(context, appId, method, query);
+  if (!destination) return sendDaprError(reply, 500, 'ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: app id ${appId} is not known to this sidecar`);
+
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (HOP_BY_HOP.has(name) || name === 'dapr-app-id' || name === 'traceparent' || name === 'tracestate' || value === undefined) continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  for (const [name, value] of Object.entries(traceHeaders(span))) headers.set(name, value);
+  headers.set('dapr-caller-app-id', request.headers['dapr-caller-app-id']?.toString() ?? context.appId);
+  headers.set('dapr-callee-app-id', appId);
+  const body = request.method === 'GET' || request.method === 'HEAD' || !Buffer.isBuffer(request.body) ? undefined : new Uint8Array(request.body);
+
+  try {
+    const response = await context.resiliency.forApp(appId).execute(async (signal) => {
+      const answer = await fetch(destination, { method: request.method, headers, ...(body ? { body } : {}), signal, redirect: 'manual' });
+      // A 5xx from the app counts as a failure for retries and breakers, as in daprd's resiliency.
+      if (answer.status >= 500) throw new UpstreamError(answer.status, Buffer.from(await answer.arrayBuffer()), answer.headers);
+      return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
+    });
+    return await relay(reply, response.status, response.headers, response.body);
+  } catch (error) {
+    if (error instanceof UpstreamError) return relay(reply, error.status, error.headers, error.body);
+    const reason = error instanceof Error ? error.message : String(error);
+    context.logger.warn({ appId, method, err: reason }, 'service invocation failed');
+    return sendDaprError(reply, 500, 'ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: ${reason}`);
+  }
+}
+
+/** This app's own port when it is the target, else the target app's sidecar. */
+function destinationOf(context: SidecarContext, appId: string, method: string, query: string): string | undefined {
+  if (appId === context.appId) {
+    return context.app.port === undefined ? undefined : `http://${context.app.host}:${context.app.port}/${method}${query}`;
+  }
+  const peer = context.peers.get(appId);
+  return peer ? `${peer}/v1.0/invoke/${appId}/method/${method}${query}` : undefined;
+}
+
+function relay(reply: FastifyReply, status: number, headers: Headers, body: Buffer): FastifyReply {
+  for (const [name, value] of headers) if (!HOP_BY_HOP.has(name) && name !== 'content-encoding') void reply.header(name, value);
+  return reply.code(status).send(body);
+}
+
+class UpstreamError extends Error {
+  override name = 'UpstreamError';
+  readonly status: number;
+  readonly body: Buffer;
+  readonly headers: Headers;
+
+  constructor(status: number, body: Buffer, headers: Headers) {
+    super(`app answered ${status}`);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}

@@ -1,0 +1,632 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { poolConfig } from '../state/postgresql.ts';
+import { toStatus, type OrchestrationStatus } from './proto.ts';
+
+// The workflow engine's durable state, in the PostgreSQL database of the app's actor state store
+// (the component with `actorStateStore: "true"`), in four tables shared by every app id:
+//
+//   dapr_workflow_instances   one row per instance: status, input/output, custom status, failure, parent
+//   dapr_workflow_history     the committed history of the current execution, protobuf HistoryEvents in order
+//   dapr_workflow_inbox       events not yet given to the orchestrator; timers are rows visible from fire time
+//   dapr_workflow_activities  activities scheduled and not yet completed, as protobuf ActivityRequests
+//
+// Every change an orchestrator step makes (history, inbox, activities, children, status) is one
+// transaction, so a crash at any point leaves either the step done or not begun.
+
+export interface InstanceRow {
+  instanceId: string;
+  executionId: string;
+  name: string;
+  status: OrchestrationStatus;
+  input: string | null;
+  output: string | null;
+  customStatus: string | null;
+  /** A protobuf TaskFailureDetails. */
+  failure: Buffer | null;
+  createdAt: Date;
+  updatedAt: Date;
+  scheduledStartAt: Date | null;
+  parentInstanceId: string | null;
+  /** The parent's action id for this child (its SubOrchestrationInstanceCreated event id). */
+  parentTaskId: number | null;
+  traceParent: string | null;
+  traceState: string | null;
+}
+
+export interface InboxRow {
+  id: string;
+  kind: string;
+  event: Buffer;
+}
+
+export interface ActivityRow {
+  id: string;
+  instanceId: string;
+  executionId: string;
+  taskId: number;
+  name: string;
+  /** A protobuf ActivityRequest, sent as is. */
+  request: Buffer;
+}
+
+export interface NewInbox {
+  instanceId: string;
+  kind: string;
+  event: Buffer;
+  /** When the event becomes visible to the orchestrator (timers); now by default. */
+  visibleAt?: Date;
+}
+
+export interface NewInstance {
+  instanceId: string;
+  name: string;
+  input: string | undefined;
+  scheduledStartAt: Date | undefined;
+  parentInstanceId: string | undefined;
+  parentTaskId: number | undefined;
+  traceParent: string | undefined;
+  traceState: string | undefined;
+}
+
+/** An orchestrator step that touches only its own instance (and other instances' inboxes): one statement. */
+export interface StepWrite {
+  instanceId: string;
+  executionId: string;
+  /** The inbox rows the step consumed. */
+  inboxIds: readonly string[];
+  /** History events appended from position `historyFrom`. */
+  historyFrom: number;
+  history: readonly Buffer[];
+  activities: readonly { taskId: number; name: string; request: Buffer }[];
+  inbox: readonly NewInbox[];
+  status: OrchestrationStatus;
+  /** Undefined leaves the custom status as it is. */
+  customStatus: string | undefined;
+  /** Set when the step ends the instance: its output and failure; its pending inbox and activities are dropped. */
+  finish?: { output: string | null; failure: Buffer | null };
+}
+
+/** A position in creation order: the instance's created_at (in microseconds since 1970) and id. */
+export interface QueryCursor {
+  createdAtMicros: string;
+  instanceId: string;
+}
+
+export interface InstanceFilter {
+  statuses?: readonly OrchestrationStatus[];
+  createdFrom?: Date;
+  createdTo?: Date;
+  instanceIdPrefix?: string;
+}
+
+const TERMINAL_SQL = '(1, 3, 4, 5)'; // COMPLETED, FAILED, CANCELED, TERMINATED
+const POOL_SIZE = 10;
+
+interface InstanceRecord {
+  instance_id: string;
+  execution_id: string;
+  name: string;
+  status: number;
+  input: string | null;
+  output: string | null;
+  custom_status: string | null;
+  failure: Buffer | null;
+  created_at: Date;
+  updated_at: Date;
+  scheduled_start_at: Date | null;
+  parent_instance_id: string | null;
+  parent_task_id: number | null;
+  trace_parent: string | null;
+  trace_state: string | null;
+}
+
+const toInstance = (row: InstanceRecord): InstanceRow => ({
+  instanceId: row.instance_id,
+  executionId: row.execution_id,
+  name: row.name,
+  status: toStatus(row.status),
+  input: row.input,
+  output: row.output,
+  customStatus: row.custom_status,
+  failure: row.failure,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  scheduledStartAt: row.scheduled_start_at,
+  parentInstanceId: row.parent_instance_id,
+  parentTaskId: row.parent_task_id,
+  traceParent: row.trace_parent,
+  traceState: row.trace_state,
+});
+
+/** An instance with the inbox events its next orchestrator step will see. */
+export interface Work {
+  instance: InstanceRow;
+  inbox: InboxRow[];
+}
+
+type WorkRecord = InstanceRecord & { inbox_id: string | null; inbox_kind: string | null; inbox_event: Buffer | null };
+
+/** Rows of an instance joined with its inbox events (none: one row with null inbox columns). */
+function toWork(rows: readonly WorkRecord[]): Work | undefined {
+  const first = rows[0];
+  if (!first) return undefined;
+  const inbox = rows.flatMap((row) => (row.inbox_id === null || row.inbox_kind === null || row.inbox_event === null ? [] : [{ id: row.inbox_id, kind: row.inbox_kind, event: row.inbox_event }]));
+  return { instance: toInstance(first), inbox };
+}
+
+export class InstanceExistsError extends Error {
+  override name = 'InstanceExistsError';
+}
+
+/** Statements usable inside one transaction. */
+export class StoreTransaction {
+  readonly #client: pg.PoolClient;
+  readonly #appId: string;
+
+  constructor(client: pg.PoolClient, appId: string) {
+    this.#client = client;
+    this.#appId = appId;
+  }
+
+  async lockInstance(instanceId: string): Promise<InstanceRow | undefined> {
+    const result = await this.#client.query<InstanceRecord>('SELECT * FROM dapr_workflow_instances WHERE app_id = $1 AND instance_id = $2 FOR UPDATE', [this.#appId, instanceId]);
+    const row = result.rows[0];
+    return row ? toInstance(row) : undefined;
+  }
+
+  /**
+   * Creates an instance, replacing a finished one of the same id (Dapr's reuse rule); a
+   * running, pending or suspended one is an InstanceExistsError. Returns the execution id.
+   */
+  async createInstance(instance: NewInstance, startedEvent: (executionId: string) => Buffer): Promise<string> {
+    const existing = await this.lockInstance(instance.instanceId);
+    if (existing && ![1, 3, 4, 5].includes(existing.status)) {
+      throw new InstanceExistsError(`an instance with id ${instance.instanceId} already exists and is not finished`);
+    }
+    if (existing) await this.deleteInstances([instance.instanceId]);
+    const executionId = randomUUID();
+    await this.#client.query(
+      `INSERT INTO dapr_workflow_instances (app_id, instance_id, execution_id, name, status, input, scheduled_start_at, parent_instance_id, parent_task_id, trace_parent, trace_state)
+       VALUES ($1, $2, $3, $4, 6, $5, $6, $7, $8, $9, $10)`,
+      [
+        this.#appId,
+        instance.instanceId,
+        executionId,
+        instance.name,
+        instance.input ?? null,
+        instance.scheduledStartAt ?? null,
+        instance.parentInstanceId ?? null,
+        instance.parentTaskId ?? null,
+        instance.traceParent ?? null,
+        instance.traceState ?? null,
+      ],
+    );
+    await this.addInbox([{ instanceId: instance.instanceId, kind: 'executionStarted', event: startedEvent(executionId), ...(instance.scheduledStartAt ? { visibleAt: instance.scheduledStartAt } : {}) }]);
+    return executionId;
+  }
+
+  async addInbox(rows: readonly NewInbox[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#client.query(
+      `INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event, visible_at)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::timestamptz[])`,
+      [this.#appId, rows.map((row) => row.instanceId), rows.map((row) => row.kind), rows.map((row) => row.event), rows.map((row) => row.visibleAt ?? new Date())],
+    );
+  }
+
+  async deleteInbox(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.#client.query('DELETE FROM dapr_workflow_inbox WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  /** Drops an instance's pending inbox (all of it, or all but raised events) and activities. */
+  async dropPendingWork(instanceId: string, keepRaisedEvents: boolean): Promise<void> {
+    await this.#client.query(`DELETE FROM dapr_workflow_inbox WHERE app_id = $1 AND instance_id = $2${keepRaisedEvents ? " AND kind <> 'eventRaised'" : ''}`, [this.#appId, instanceId]);
+    await this.#client.query('DELETE FROM dapr_workflow_activities WHERE app_id = $1 AND instance_id = $2', [this.#appId, instanceId]);
+  }
+
+  async appendHistory(instanceId: string, firstSeq: number, events: readonly Buffer[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#client.query(
+      `INSERT INTO dapr_workflow_history (app_id, instance_id, seq, event) SELECT $1, $2, firstSeq + ord - 1, event FROM unnest($3::bytea[]) WITH ORDINALITY AS t(event, ord), (SELECT $4::int AS firstSeq) s`,
+      [this.#appId, instanceId, events, firstSeq],
+    );
+  }
+
+  async clearHistory(instanceId: string): Promise<void> {
+    await this.#client.query('DELETE FROM dapr_workflow_history WHERE app_id = $1 AND instance_id = $2', [this.#appId, instanceId]);
+  }
+
+  /** Inserts activities; returns their row ids in order. */
+  async addActivities(rows: readonly Omit<ActivityRow, 'id'>[]): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const result = await this.#client.query<{ id: string }>(
+      `INSERT INTO dapr_workflow_activities (app_id, instance_id, execution_id, task_id, name, request)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::bytea[])
+       ON CONFLICT (app_id, instance_id, task_id) DO UPDATE SET request = EXCLUDED.request
+       RETURNING id::text`,
+      [this.#appId, rows.map((row) => row.instanceId), rows.map((row) => row.executionId), rows.map((row) => row.taskId), rows.map((row) => row.name), rows.map((row) => row.request)],
+    );
+    return result.rows.map((row) => row.id);
+  }
+
+  /** Deletes a pending activity; false when it was already gone (completed before). */
+  async deleteActivity(id: string): Promise<boolean> {
+    const result = await this.#client.query('DELETE FROM dapr_workflow_activities WHERE id = $1', [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async updateInstance(
+    instanceId: string,
+    changes: { status?: OrchestrationStatus; output?: string | null; customStatus?: string | null; failure?: Buffer | null; executionId?: string; input?: string | null },
+  ): Promise<void> {
+    const columns: Record<string, unknown> = {
+      status: changes.status,
+      output: changes.output,
+      custom_status: changes.customStatus,
+      failure: changes.failure,
+      execution_id: changes.executionId,
+      input: changes.input,
+    };
+    const entries = Object.entries(columns).filter(([, value]) => value !== undefined);
+    const sets = entries.map(([column], index) => `${column} = $${index + 3}`);
+    await this.#client.query(`UPDATE dapr_workflow_instances SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE app_id = $1 AND instance_id = $2`, [
+      this.#appId,
+      instanceId,
+      ...entries.map(([, value]) => value),
+    ]);
+  }
+
+  async deleteInstances(instanceIds: readonly string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    for (const table of ['dapr_workflow_history', 'dapr_workflow_inbox', 'dapr_workflow_activities', 'dapr_workflow_instances']) {
+      await this.#client.query(`DELETE FROM ${table} WHERE app_id = $1 AND instance_id = ANY($2::text[])`, [this.#appId, instanceIds]);
+    }
+  }
+}
+
+export class WorkflowStore {
+  readonly #pool: pg.Pool;
+  readonly #appId: string;
+  #closed = false;
+
+  constructor(connectionString: string, appId: string, onIdleError: (error: Error) => void) {
+    this.#appId = appId;
+    const config = poolConfig(connectionString);
+    // Steps, activity results and dispatch reads of ~30 instances in flight; pool_max_conns in the connection string wins.
+    this.#pool = new pg.Pool({ max: POOL_SIZE, connectionTimeoutMillis: 5_000, ...config });
+    this.#pool.on('error', (error) => {
+      if (!this.#closed) onIdleError(error);
+    });
+  }
+
+  async init(): Promise<void> {
+    await this.transaction(async (_tx, client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('dapr-workflow-schema'))");
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS dapr_workflow_instances (
+          app_id text NOT NULL,
+          instance_id text NOT NULL,
+          execution_id text NOT NULL,
+          name text NOT NULL,
+          status smallint NOT NULL,
+          input text,
+          output text,
+          custom_status text,
+          failure bytea,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          scheduled_start_at timestamptz,
+          parent_instance_id text,
+          parent_task_id integer,
+          trace_parent text,
+          trace_state text,
+          PRIMARY KEY (app_id, instance_id)
+        );
+        CREATE INDEX IF NOT EXISTS dapr_workflow_instances_created_idx ON dapr_workflow_instances (app_id, created_at, instance_id);
+        CREATE INDEX IF NOT EXISTS dapr_workflow_instances_parent_idx ON dapr_workflow_instances (app_id, parent_instance_id) WHERE parent_instance_id IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS dapr_workflow_history (
+          app_id text NOT NULL,
+          instance_id text NOT NULL,
+          seq integer NOT NULL,
+          event bytea NOT NULL,
+          PRIMARY KEY (app_id, instance_id, seq)
+        );
+        CREATE TABLE IF NOT EXISTS dapr_workflow_inbox (
+          id bigserial PRIMARY KEY,
+          app_id text NOT NULL,
+          instance_id text NOT NULL,
+          kind text NOT NULL,
+          event bytea NOT NULL,
+          visible_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX IF NOT EXISTS dapr_workflow_inbox_instance_idx ON dapr_workflow_inbox (app_id, instance_id, id);
+        CREATE INDEX IF NOT EXISTS dapr_workflow_inbox_visible_idx ON dapr_workflow_inbox (app_id, visible_at);
+        CREATE TABLE IF NOT EXISTS dapr_workflow_activities (
+          id bigserial PRIMARY KEY,
+          app_id text NOT NULL,
+          instance_id text NOT NULL,
+          execution_id text NOT NULL,
+          task_id integer NOT NULL,
+          name text NOT NULL,
+          request bytea NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          UNIQUE (app_id, instance_id, task_id)
+        );`);
+    });
+  }
+
+  /** A named statement: parsed and planned once per connection, as the statements of every step are. */
+  #prepared<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.#pool.query<R>({ name, text, values });
+  }
+
+  async transaction<T>(work: (tx: StoreTransaction, client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(new StoreTransaction(client, this.#appId), client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Creates an instance whose id is not taken, with its ExecutionStarted inbox event, in one
+   * statement, and answers both; undefined when the id exists (then createInstance in a
+   * transaction applies the reuse rule).
+   */
+  async createNewInstance(instance: NewInstance, executionId: string, startedEvent: Buffer): Promise<Work | undefined> {
+    const result = await this.#prepared<WorkRecord>(
+      'dapr-workflow-create',
+      `WITH created AS (
+         INSERT INTO dapr_workflow_instances (app_id, instance_id, execution_id, name, status, input, scheduled_start_at, parent_instance_id, parent_task_id, trace_parent, trace_state)
+         VALUES ($1, $2, $3, $4, 6, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (app_id, instance_id) DO NOTHING
+         RETURNING *
+       ), added AS (
+         INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event, visible_at)
+         SELECT $1, instance_id, 'executionStarted', $11, COALESCE($6, now()) FROM created
+         RETURNING id, kind, event
+       )
+       SELECT c.*, a.id::text AS inbox_id, a.kind AS inbox_kind, a.event AS inbox_event FROM created c, added a`,
+      [
+        this.#appId,
+        instance.instanceId,
+        executionId,
+        instance.name,
+        instance.input ?? null,
+        instance.scheduledStartAt ?? null,
+        instance.parentInstanceId ?? null,
+        instance.parentTaskId ?? null,
+        instance.traceParent ?? null,
+        instance.traceState ?? null,
+        startedEvent,
+      ],
+    );
+    return toWork(result.rows);
+  }
+
+  /** The instance with its inbox events visible now, oldest first, in one round trip. */
+  async loadWork(instanceId: string): Promise<{ instance: InstanceRow | undefined; inbox: InboxRow[] }> {
+    const result = await this.#prepared<WorkRecord>(
+      'dapr-workflow-load-work',
+      `SELECT i.*, b.id::text AS inbox_id, b.kind AS inbox_kind, b.event AS inbox_event
+       FROM dapr_workflow_instances i
+       LEFT JOIN LATERAL (SELECT id, kind, event FROM dapr_workflow_inbox WHERE app_id = i.app_id AND instance_id = i.instance_id AND visible_at <= now()) b ON true
+       WHERE i.app_id = $1 AND i.instance_id = $2
+       ORDER BY b.id`,
+      [this.#appId, instanceId],
+    );
+    return toWork(result.rows) ?? { instance: undefined, inbox: [] };
+  }
+
+  /** Deletes inbox events addressed to an instance that does not exist (an event sent to an unknown id). */
+  async deleteOrphanInbox(instanceId: string): Promise<void> {
+    await this.#pool.query(
+      'DELETE FROM dapr_workflow_inbox b WHERE app_id = $1 AND instance_id = $2 AND NOT EXISTS (SELECT FROM dapr_workflow_instances i WHERE i.app_id = b.app_id AND i.instance_id = b.instance_id)',
+      [this.#appId, instanceId],
+    );
+  }
+
+  /**
+   * Applies an orchestrator step in one statement (atomic by itself), if the instance still runs
+   * the same execution; answers the new activities' row ids by task id, or undefined when it does not.
+   */
+  async commitStep(step: StepWrite): Promise<Map<number, string> | undefined> {
+    const finishing = step.finish !== undefined;
+    const result = await this.#prepared<{ applied: boolean; activities: [string, number][] | null }>(
+      'dapr-workflow-commit-step',
+      `WITH target AS (
+         SELECT instance_id FROM dapr_workflow_instances
+         WHERE app_id = $1 AND instance_id = $2 AND execution_id = $3 AND status NOT IN ${TERMINAL_SQL}
+         FOR UPDATE
+       ), consumed AS (
+         DELETE FROM dapr_workflow_inbox
+         WHERE app_id = $1 AND EXISTS (SELECT FROM target) AND (id = ANY($4::bigint[]) OR ($14::boolean AND instance_id = $2))
+       ), dropped AS (
+         DELETE FROM dapr_workflow_activities WHERE $14::boolean AND app_id = $1 AND instance_id = $2 AND EXISTS (SELECT FROM target)
+       ), appended AS (
+         INSERT INTO dapr_workflow_history (app_id, instance_id, seq, event)
+         SELECT $1, $2, $5::int + t.ord::int - 1, t.event FROM unnest($6::bytea[]) WITH ORDINALITY AS t(event, ord) WHERE EXISTS (SELECT FROM target)
+       ), scheduled AS (
+         INSERT INTO dapr_workflow_activities (app_id, instance_id, execution_id, task_id, name, request)
+         SELECT $1, $2, $3, t.task_id, t.name, t.request FROM unnest($7::int[], $8::text[], $9::bytea[]) AS t(task_id, name, request) WHERE EXISTS (SELECT FROM target)
+         ON CONFLICT (app_id, instance_id, task_id) DO UPDATE SET request = EXCLUDED.request
+         RETURNING id::text, task_id
+       ), delivered AS (
+         INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event, visible_at)
+         SELECT $1, t.instance_id, t.kind, t.event, COALESCE(t.visible_at, now()) FROM unnest($10::text[], $11::text[], $12::bytea[], $13::timestamptz[]) AS t(instance_id, kind, event, visible_at)
+         WHERE EXISTS (SELECT FROM target)
+       ), updated AS (
+         UPDATE dapr_workflow_instances SET
+           status = $15,
+           custom_status = CASE WHEN $16::boolean THEN $17 ELSE custom_status END,
+           output = CASE WHEN $14::boolean THEN $18 ELSE output END,
+           failure = CASE WHEN $14::boolean THEN $19::bytea ELSE failure END,
+           updated_at = now()
+         WHERE app_id = $1 AND instance_id = $2 AND EXISTS (SELECT FROM target)
+       )
+       SELECT EXISTS (SELECT FROM target) AS applied, (SELECT json_agg(json_build_array(id, task_id)) FROM scheduled) AS activities`,
+      [
+        this.#appId,
+        step.instanceId,
+        step.executionId,
+        step.inboxIds,
+        step.historyFrom,
+        step.history,
+        step.activities.map((row) => row.taskId),
+        step.activities.map((row) => row.name),
+        step.activities.map((row) => row.request),
+        step.inbox.map((row) => row.instanceId),
+        step.inbox.map((row) => row.kind),
+        step.inbox.map((row) => row.event),
+        step.inbox.map((row) => row.visibleAt ?? null),
+        finishing,
+        step.status,
+        step.customStatus !== undefined,
+        step.customStatus ?? null,
+        step.finish?.output ?? null,
+        step.finish?.failure ?? null,
+      ],
+    );
+    const row = result.rows[0];
+    if (!row?.applied) return undefined;
+    return new Map((row.activities ?? []).map(([id, taskId]) => [taskId, id]));
+  }
+
+  /**
+   * Records an activity's result in its instance's inbox, unless the activity is no longer pending,
+   * in one statement. With `readWork`, the same statement answers the instance and its visible
+   * inbox (undefined when nothing was recorded), which saves the dispatch that follows a read.
+   */
+  async completeActivity(activityRowId: string, kind: string, event: Buffer, readWork: boolean): Promise<Work | undefined> {
+    const record = `WITH done AS (
+         DELETE FROM dapr_workflow_activities WHERE id = $1 RETURNING app_id, instance_id
+       ), added AS (
+         INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event) SELECT app_id, instance_id, $2, $3 FROM done
+         RETURNING id, kind, event
+       )`;
+    if (!readWork) {
+      await this.#prepared('dapr-workflow-complete-activity', `${record} SELECT 1`, [activityRowId, kind, event]);
+      return undefined;
+    }
+    const result = await this.#prepared<WorkRecord>(
+      'dapr-workflow-complete-activity-read',
+      `${record}
+       SELECT i.*, b.id::text AS inbox_id, b.kind AS inbox_kind, b.event AS inbox_event
+       FROM dapr_workflow_instances i
+       CROSS JOIN LATERAL (
+         SELECT id, kind, event FROM dapr_workflow_inbox WHERE app_id = i.app_id AND instance_id = i.instance_id AND visible_at <= now()
+         UNION ALL
+         SELECT id, kind, event FROM added
+       ) b
+       WHERE (i.app_id, i.instance_id) IN (SELECT app_id, instance_id FROM done)
+       ORDER BY b.id`,
+      [activityRowId, kind, event],
+    );
+    return toWork(result.rows);
+  }
+
+  async getInstance(instanceId: string): Promise<InstanceRow | undefined> {
+    const result = await this.#prepared<InstanceRecord>('dapr-workflow-get-instance', 'SELECT * FROM dapr_workflow_instances WHERE app_id = $1 AND instance_id = $2', [this.#appId, instanceId]);
+    const row = result.rows[0];
+    return row ? toInstance(row) : undefined;
+  }
+
+  async loadHistory(instanceId: string): Promise<Buffer[]> {
+    const result = await this.#pool.query<{ event: Buffer }>('SELECT event FROM dapr_workflow_history WHERE app_id = $1 AND instance_id = $2 ORDER BY seq', [this.#appId, instanceId]);
+    return result.rows.map((row) => row.event);
+  }
+
+  /** The instance's inbox events visible now, oldest first. */
+  async loadInbox(instanceId: string): Promise<InboxRow[]> {
+    const result = await this.#pool.query<{ id: string; kind: string; event: Buffer }>(
+      'SELECT id::text AS id, kind, event FROM dapr_workflow_inbox WHERE app_id = $1 AND instance_id = $2 AND visible_at <= now() ORDER BY id',
+      [this.#appId, instanceId],
+    );
+    return result.rows;
+  }
+
+  /** Instances with inbox events visible now. */
+  async instancesWithDueInbox(): Promise<string[]> {
+    const result = await this.#pool.query<{ instance_id: string }>('SELECT DISTINCT instance_id FROM dapr_workflow_inbox WHERE app_id = $1 AND visible_at <= now()', [this.#appId]);
+    return result.rows.map((row) => row.instance_id);
+  }
+
+  /** When the next inbox event not yet visible becomes visible. */
+  async nextInboxVisibleAt(): Promise<Date | undefined> {
+    const result = await this.#pool.query<{ at: Date | null }>('SELECT min(visible_at) AS at FROM dapr_workflow_inbox WHERE app_id = $1 AND visible_at > now()', [this.#appId]);
+    return result.rows[0]?.at ?? undefined;
+  }
+
+  async pendingActivities(): Promise<ActivityRow[]> {
+    const result = await this.#pool.query<{ id: string; instance_id: string; execution_id: string; task_id: number; name: string; request: Buffer }>(
+      'SELECT id::text AS id, instance_id, execution_id, task_id, name, request FROM dapr_workflow_activities WHERE app_id = $1 ORDER BY id',
+      [this.#appId],
+    );
+    return result.rows.map((row) => ({ id: row.id, instanceId: row.instance_id, executionId: row.execution_id, taskId: row.task_id, name: row.name, request: row.request }));
+  }
+
+  /** The instance and its descendants (child workflows, recursively), parents first. */
+  async withDescendants(instanceId: string): Promise<InstanceRow[]> {
+    const result = await this.#pool.query<InstanceRecord>(
+      `WITH RECURSIVE tree AS (
+         SELECT *, 0 AS depth FROM dapr_workflow_instances WHERE app_id = $1 AND instance_id = $2
+         UNION ALL
+         SELECT i.*, tree.depth + 1 FROM dapr_workflow_instances i JOIN tree ON i.app_id = tree.app_id AND i.parent_instance_id = tree.instance_id
+       ) SELECT * FROM tree ORDER BY depth`,
+      [this.#appId, instanceId],
+    );
+    return result.rows.map(toInstance);
+  }
+
+  /**
+   * A page of instances in creation order, after the position `after` (a cursor of an earlier
+   * page): keyset paging, so instances created, finished or purged meanwhile shift nothing.
+   */
+  async query(filter: InstanceFilter, limit: number, after: QueryCursor | undefined): Promise<{ instances: InstanceRow[]; cursors: QueryCursor[] }> {
+    const { where, values } = this.#where(filter);
+    let clause = where;
+    if (after) {
+      values.push(after.createdAtMicros, after.instanceId);
+      clause += ` AND (created_at, instance_id) > (timestamptz 'epoch' + $${values.length - 1}::bigint * interval '1 microsecond', $${values.length}::text)`;
+    }
+    const result = await this.#pool.query<InstanceRecord & { created_at_micros: string }>(
+      `SELECT *, (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_at_micros FROM dapr_workflow_instances WHERE ${clause} ORDER BY created_at, instance_id LIMIT $${values.length + 1}`,
+      [...values, limit],
+    );
+    return { instances: result.rows.map(toInstance), cursors: result.rows.map((row) => ({ createdAtMicros: row.created_at_micros, instanceId: row.instance_id })) };
+  }
+
+  /** Ids of the finished instances matching the filter (purge candidates). */
+  async finishedIds(filter: InstanceFilter): Promise<string[]> {
+    const { where, values } = this.#where(filter);
+    const result = await this.#pool.query<{ instance_id: string }>(`SELECT instance_id FROM dapr_workflow_instances WHERE ${where} AND status IN ${TERMINAL_SQL}`, values);
+    return result.rows.map((row) => row.instance_id);
+  }
+
+  #where(filter: InstanceFilter): { where: string; values: unknown[] } {
+    const values: unknown[] = [this.#appId];
+    const clauses = ['app_id = $1'];
+    const add = (sql: (placeholder: string) => string, value: unknown) => {
+      values.push(value);
+      clauses.push(sql(`$${values.length}`));
+    };
+    if (filter.statuses && filter.statuses.length > 0) add((p) => `status = ANY(${p}::smallint[])`, filter.statuses);
+    if (filter.createdFrom) add((p) => `created_at >= ${p}`, filter.createdFrom);
+    if (filter.createdTo) add((p) => `created_at < ${p}`, filter.createdTo);
+    if (filter.instanceIdPrefix) add((p) => `starts_with(instance_id, ${p})`, filter.instanceIdPrefix);
+    return { where: clauses.join(' AND '), values };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}

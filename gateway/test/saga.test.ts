@@ -1,0 +1,279 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, type RunningSystem } from '@agora/launcher';
+import { dropDatabases, testServerUrl } from '@agora/testing';
+import { passwordGrant } from '@agora/keycloak';
+
+// The order saga end to end, as `npm start` runs it: every app a real process beside its local
+// sidecar, the OrderSaga on the workflow engine, real PostgreSQL and real tokens.
+
+const runFile = fileURLToPath(new URL('../../dapr/dapr.yaml', import.meta.url));
+const prefix = `saga_${randomBytes(3).toString('hex')}`;
+let system: RunningSystem;
+
+const KEYBOARD = '7c0a1000-0000-4000-8000-000000000001';
+const MOUSE = '7c0a1000-0000-4000-8000-000000000002';
+const DESK = '7c0a1000-0000-4000-8000-000000000008';
+
+beforeAll(async () => {
+  system = await launch({
+    runFile,
+    dataDir: '/nonexistent',
+    databaseUrl: testServerUrl().href,
+    databasePrefix: prefix,
+    ports: 'auto',
+    extraEnv: {
+      LOG_LEVEL: 'warn',
+      PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '8',
+      SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '2000',
+      SAGA_STEP_TIMEOUT_SECONDS: '60',
+      RATE_LIMIT_MAX: '100000',
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await system?.stop();
+  await dropDatabases(['users', 'inventory', 'orders', 'payments', 'dapr'].map((name) => `${prefix}_agora_${name}`));
+});
+
+type User = 'alice' | 'bob' | 'admin';
+const tokens = new Map<User, Promise<string>>();
+const tokenFor = (user: User) => {
+  if (!tokens.has(user)) tokens.set(user, passwordGrant({ issuer: system.issuer, clientId: 'agora-cli', username: user, password: `${user}-dev-password` }).then((t) => t.accessToken));
+  return tokens.get(user) as Promise<string>;
+};
+
+interface GraphQLResponse<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+async function graphql<T>(as: User, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+  const response = await fetch(system.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(as)}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+async function ok<T>(as: User, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const { data, errors } = await graphql<T>(as, query, variables);
+  if (errors) throw new Error(`GraphQL errors: ${JSON.stringify(errors)}`);
+  return data as T;
+}
+
+interface OrderView {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  total: { amount: number };
+  saga: { status: string; runtimeStatus: string | null; steps: { name: string; status: string; compensation: boolean; attempts: number }[] };
+}
+
+const ORDER_FIELDS = 'id status statusReason total { amount } saga { status runtimeStatus steps { name status compensation attempts } }';
+
+async function fillCart(as: User, lines: [string, number][]): Promise<void> {
+  for (const [productId, quantity] of lines) await ok(as, 'mutation($p: ID!, $q: Int!) { addToCart(productId: $p, quantity: $q) { itemCount } }', { p: productId, q: quantity });
+}
+
+async function place(as: User, paymentMethod: string, key = randomUUID()): Promise<OrderView> {
+  const data = await ok<{ placeOrder: OrderView }>(as, `mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { ${ORDER_FIELDS} } }`, {
+    input: { paymentMethod },
+    key,
+  });
+  return data.placeOrder;
+}
+
+/** The order once its saga has finished (the workflow is no longer running). */
+async function settled(as: User, id: string, timeoutMs = 30_000): Promise<OrderView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { order } = await ok<{ order: OrderView }>(as, `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id });
+    if (order.saga.runtimeStatus === 'COMPLETED') return order;
+    if (order.saga.runtimeStatus === 'FAILED' || order.saga.runtimeStatus === 'TERMINATED') throw new Error(`the saga of ${id} is ${order.saga.runtimeStatus}`);
+    if (Date.now() > deadline) throw new Error(`order ${id} still PENDING: ${JSON.stringify(order.saga)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stockOf(productId: string): Promise<{ stock: number }> {
+  const { product } = await ok<{ product: { stock: number } }>('alice', 'query($id: ID!) { product(id: $id) { stock } }', { id: productId });
+  return product;
+}
+
+async function inDatabase<T>(name: string, sql: string, values: unknown[]): Promise<T[]> {
+  const client = new pg.Client({ connectionString: new URL(`/${prefix}_agora_${name}`, testServerUrl()).href });
+  await client.connect();
+  try {
+    return (await client.query(sql, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the cart', () => {
+  it('adds, changes and removes lines, and refuses bad quantities and unknown products', async () => {
+    await fillCart('bob', [
+      [KEYBOARD, 1],
+      [MOUSE, 2],
+    ]);
+    await ok('bob', 'mutation($p: ID!) { setCartQuantity(productId: $p, quantity: 3) { itemCount } }', { p: MOUSE });
+    await ok('bob', 'mutation($p: ID!) { removeFromCart(productId: $p) { itemCount } }', { p: KEYBOARD });
+    const { me } = await ok<{ me: { cart: { itemCount: number; lines: { quantity: number; product: { id: string; name: string } }[] } } }>(
+      'bob',
+      '{ me { cart { itemCount lines { quantity product { id name } } } } }',
+    );
+    expect(me.cart).toEqual({ itemCount: 3, lines: [{ quantity: 3, product: { id: MOUSE, name: 'Wireless mouse' } }] });
+    const negative = await graphql('bob', 'mutation($p: ID!) { addToCart(productId: $p, quantity: -1) { itemCount } }', { p: MOUSE });
+    expect(negative.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const unknown = await graphql('bob', 'mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }', { p: '7c0a1000-0000-4000-8000-00000000ffff' });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const tooMany = await graphql('bob', 'mutation($p: ID!) { addToCart(productId: $p, quantity: 99) { itemCount } }', { p: DESK });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('OUT_OF_STOCK');
+    await ok('bob', 'mutation($p: ID!) { removeFromCart(productId: $p) { itemCount } }', { p: MOUSE });
+  });
+});
+
+describe('placeOrder and the OrderSaga', () => {
+  it('confirms an order paid by card: stock committed, payment captured, steps recorded', async () => {
+    const before = await stockOf(KEYBOARD);
+    await fillCart('alice', [[KEYBOARD, 2]]);
+    const placed = await place('alice', 'pm_card_visa');
+    expect(placed.status).toBe('PENDING');
+    expect(placed.total.amount).toBe(2 * 8900);
+    const order = await settled('alice', placed.id);
+    expect(order.status).toBe('CONFIRMED');
+    expect(order.saga.status).toBe('COMPLETED');
+    expect(order.saga.steps.map((step) => [step.name, step.status])).toEqual(
+      expect.arrayContaining([
+        [`reserve-stock:${KEYBOARD}`, 'SUCCEEDED'],
+        ['charge-payment', 'SUCCEEDED'],
+        ['confirm-order', 'SUCCEEDED'],
+        ['commit-stock', 'SUCCEEDED'],
+      ]),
+    );
+    expect((await stockOf(KEYBOARD)).stock).toBe(before.stock - 2);
+    const payments = await inDatabase<{ status: string; amount: number }>('payments', 'select status, amount from payments where order_id = $1', [placed.id]);
+    expect(payments).toEqual([{ status: 'CAPTURED', amount: 2 * 8900 }]);
+  });
+
+  it('compensates a declined payment: stock released, order cancelled with the reason', async () => {
+    const before = await stockOf(MOUSE);
+    await fillCart('alice', [[MOUSE, 1]]);
+    const order = await settled('alice', (await place('alice', 'pm_card_chargeDeclined')).id);
+    expect(order.status).toBe('CANCELLED');
+    expect(order.saga.status).toBe('COMPENSATED');
+    expect(order.statusReason).toMatch(/declined/i);
+    expect(order.saga.steps.filter((step) => step.compensation).map((step) => [step.name, step.status])).toEqual(
+      expect.arrayContaining([
+        ['release-stock', 'SUCCEEDED'],
+        ['cancel-order', 'SUCCEEDED'],
+      ]),
+    );
+    expect((await stockOf(MOUSE)).stock).toBe(before.stock);
+  });
+
+  it('answers the same order for the same idempotency key, and refuses the key for another cart', async () => {
+    await fillCart('bob', [[MOUSE, 1]]);
+    const key = randomUUID();
+    const [first, second] = await Promise.all([place('bob', 'pm_card_visa', key), place('bob', 'pm_card_visa', key)]);
+    expect(second.id).toBe(first.id);
+    await settled('bob', first.id);
+    await fillCart('bob', [[KEYBOARD, 1]]);
+    const reused = await graphql('bob', 'mutation($key: String!) { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: $key) { id } }', { key });
+    expect(reused.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    await ok('bob', 'mutation($p: ID!) { removeFromCart(productId: $p) { itemCount } }', { p: KEYBOARD });
+    const rows = await inDatabase<{ count: string }>('orders', 'select count(*) from orders where id = $1', [first.id]);
+    expect(rows[0]?.count).toBe('1');
+  });
+
+  it('refuses an empty cart, a bad key and an unknown payment method before creating anything', async () => {
+    const empty = await graphql('bob', 'mutation { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: "abcdefgh-1") { id } }');
+    expect(empty.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const badKey = await graphql('bob', 'mutation { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: "x") { id } }');
+    expect(badKey.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('waits for an asynchronous payment confirmation (3-D Secure), delivered by webhook and event, then confirms', async () => {
+    await fillCart('bob', [[MOUSE, 1]]);
+    const order = await settled('bob', (await place('bob', 'pm_card_threeDSecureRequired')).id);
+    expect(order.status).toBe('CONFIRMED');
+    const payments = await inDatabase<{ status: string }>('payments', 'select status from payments where order_id = $1', [order.id]);
+    expect(payments).toEqual([{ status: 'CAPTURED' }]);
+  });
+
+  it('cancels an order waiting for payment confirmation when the customer asks', async () => {
+    await fillCart('alice', [[MOUSE, 1]]);
+    const placed = await place('alice', 'pm_card_threeDSecureRequired');
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const { order } = await ok<{ order: { saga: { currentStep: string | null } } }>('alice', 'query($id: ID!) { order(id: $id) { saga { currentStep } } }', { id: placed.id });
+      if (order.saga.currentStep === 'await-payment-confirmation') break;
+      if (Date.now() > deadline) throw new Error('the saga never waited for the payment confirmation');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await ok('alice', 'mutation($id: ID!) { cancelOrder(id: $id) { id } }', { id: placed.id });
+    const order = await settled('alice', placed.id);
+    expect(order.status).toBe('CANCELLED');
+    const again = await graphql('alice', 'mutation($id: ID!) { cancelOrder(id: $id) { id } }', { id: placed.id });
+    expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+  });
+
+  it("keeps another customer's order out of reach", async () => {
+    await fillCart('alice', [[MOUSE, 1]]);
+    const placed = await place('alice', 'pm_card_visa');
+    const cancel = await graphql('bob', 'mutation($id: ID!) { cancelOrder(id: $id) { id } }', { id: placed.id });
+    expect(cancel.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await settled('alice', placed.id);
+  });
+
+  it('sells exactly the stock under 50 concurrent orders: 5 confirmed, 45 compensated, no payment without an order', async () => {
+    expect((await stockOf(DESK)).stock).toBe(5);
+    const users: User[] = ['alice', 'bob', 'admin'];
+    const placed = await Promise.all(
+      Array.from({ length: 50 }, async (_, index) => {
+        const as = users[index % users.length] ?? 'alice';
+        const data = await ok<{ placeOrder: { id: string } }>(as, 'mutation($key: String!, $p: ID!) { placeOrder(input: { paymentMethod: "pm_card_visa", lines: [{ productId: $p, quantity: 1 }] }, idempotencyKey: $key) { id } }', {
+          key: randomUUID(),
+          p: DESK,
+        });
+        return { as, id: data.placeOrder.id };
+      }),
+    );
+    const orders = await Promise.all(placed.map(({ as, id }) => settled(as, id, 60_000)));
+    const confirmed = orders.filter((order) => order.status === 'CONFIRMED');
+    expect(confirmed).toHaveLength(5);
+    expect(orders.filter((order) => order.status === 'CANCELLED')).toHaveLength(45);
+    expect((await stockOf(DESK)).stock).toBe(0);
+    const captured = await inDatabase<{ order_id: string }>('payments', "select order_id from payments where status = 'CAPTURED' and order_id = any($1::uuid[])", [placed.map((order) => order.id)]);
+    expect(captured.map((row) => row.order_id).sort()).toEqual(confirmed.map((order) => order.id).sort());
+  }, 120_000);
+
+  it('lets an admin list sagas by status', async () => {
+    const { sagas } = await ok<{ sagas: { nodes: { status: string; order: { id: string } }[]; hasNextPage: boolean } }>('admin', '{ sagas(status: COMPENSATED, first: 5) { nodes { status order { id } } hasNextPage } }');
+    expect(sagas.nodes.length).toBeGreaterThan(0);
+    expect(sagas.nodes.every((saga) => saga.status === 'COMPENSATED')).toBe(true);
+    const customer = await graphql('alice', '{ sagas { nodes { status } } }');
+    expect(customer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('the CLI demo', () => {
+  it('signs in, orders with each given payment method and prints the saga steps as they happen', async () => {
+    const demo = fileURLToPath(new URL('../../packages/cli/src/demo.ts', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [demo, '--gateway', system.gatewayUrl, '--issuer', system.issuer, '--user', 'bob', '--methods', 'pm_card_visa,pm_card_chargeDeclined'], {
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/bob buys 1 × \S+ with pm_card_visa/);
+    expect(stdout).toMatch(/→ charge-payment\s+SUCCEEDED/);
+    expect(stdout).toMatch(/⇒ CONFIRMED; saga COMPLETED/);
+    expect(stdout).toMatch(/↩ cancel-order\s+SUCCEEDED/);
+    expect(stdout).toMatch(/⇒ CANCELLED \(charge-payment: .*\); saga COMPLETED/);
+  }, 90_000);
+});

@@ -1,0 +1,10 @@
+export { eventCatalog, isEventType, parseEventData, PUBSUB_NAME } from './catalog.ts';
+export type { EventData, EventTopic, EventType } from './catalog.ts';
+export { CLOUDEVENT_CONTENT_TYPE, parseReceivedEvent, toCloudEvent, UnprocessableEventError } from './cloudevent.ts';
+export type { ReceivedEvent } from './cloudevent.ts';
+export { enqueueEvent, OutboxEvent, ProcessedEvent } from './outbox.ts';
+export type { NewEvent, OutboxEventEntity, ProcessedEventEntity } from './outbox.ts';
+export { startOutboxRelay } from './relay.ts';
+export type { OutboxRelay, OutboxRelayOptions } from './relay.ts';
+export { daprSubscriptions, defineSubscription, registerEventSubscriptions } from './subscriptions.ts';
+export type { DaprSubscription, EventSubscription, EventSubscriptionsOptions } from './subscriptions.ts';

@@ -1,0 +1,43 @@
+import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient, type TRPCLink } from '@trpc/client';
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { ErrorCode } from '@agora/service';
+import type { InternalErrorData } from './server.ts';
+
+/** Where calls go: through this app's sidecar to the participant's app id (Dapr service invocation), or straight to a tRPC endpoint. */
+export type InternalTarget =
+  | {
+      /** The participant's Dapr app id. */
+      appId: string;
+      /** This app's sidecar (DAPR_HTTP_PORT); calls go through Dapr service invocation. */
+      daprHttpPort: number | string;
+      daprHost?: string;
+    }
+  | {
+      /** A tRPC endpoint itself, bypassing Dapr: the Pact mock server in contract tests (packages/contracts). */
+      url: string;
+    };
+
+export type InternalClientOptions = InternalTarget & {
+  /** A service access token (client credentials of agora-service). */
+  token: () => Promise<string>;
+  /** Extra headers per call, e.g. the trace context. */
+  headers?: () => Record<string, string>;
+};
+
+/** A typed tRPC client of another service's router, over the Dapr invocation URL of its app id. */
+export function createInternalClient<TRouter extends AnyTRPCRouter>(options: InternalClientOptions): TRPCClient<TRouter> {
+  const url = 'url' in options ? options.url : `http://${options.daprHost ?? '127.0.0.1'}:${options.daprHttpPort}/v1.0/invoke/${options.appId}/method/trpc`;
+  // Built for any router (no transformer: JSON), since TypeScript cannot resolve a generic router's transformer options.
+  const link: TRPCLink<AnyTRPCRouter> = httpLink({
+    url,
+    headers: async () => ({ ...options.headers?.(), authorization: `Bearer ${await options.token()}` }),
+  });
+  return createTRPCClient<TRouter>({ links: [link as TRPCLink<TRouter>] });
+}
+
+/** The domain code of a participant's deliberate failure (OUT_OF_STOCK, PAYMENT_DECLINED, …); undefined for transport or server errors. */
+export function domainCodeOf(error: unknown): ErrorCode | undefined {
+  if (!(error instanceof TRPCClientError)) return undefined;
+  const data = error.data as Partial<InternalErrorData> | undefined;
+  return data?.domainCode ?? undefined;
+}

@@ -1,0 +1,4 @@
+export { domainFailure, internalProcedure, internalRouter, registerInternalApi } from './server.ts';
+export type { InternalApiOptions, InternalContext, InternalErrorData } from './server.ts';
+export { createInternalClient, domainCodeOf } from './client.ts';
+export type { InternalClientOptions, InternalTarget } from './client.ts';

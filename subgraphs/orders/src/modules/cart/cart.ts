@@ -1,0 +1,74 @@
+import { DomainError, ErrorCode, badInput, parseId } from '@agora/service';
+import type { StateClient } from './state-client.ts';
+
+// A customer's cart, kept in the Dapr state store (one key per user) and changed with ETag
+// guards: a concurrent change makes the read-modify-write start over, never overwrites it.
+
+export interface CartItem {
+  productId: string;
+  quantity: number;
+}
+
+export interface CartContents {
+  lines: CartItem[];
+}
+
+const MAX_LINES = 50;
+const MAX_QUANTITY = 99;
+const MAX_ATTEMPTS = 5;
+
+// daprd reserves "||" (its key separator) in keys.
+export const cartKey = (userId: string): string => `cart-${userId}`;
+
+/** Checks a quantity for a cart line: 1..99 (0 only where it means "remove"). */
+export function checkQuantity(quantity: number, allowZero: boolean): void {
+  const min = allowZero ? 0 : 1;
+  if (!Number.isInteger(quantity) || quantity < min || quantity > MAX_QUANTITY) {
+    throw badInput(`quantity must be a whole number from ${min} to ${MAX_QUANTITY} (got ${quantity})`, { quantity });
+  }
+}
+
+export class CartStore {
+  readonly #state: StateClient;
+
+  constructor(state: StateClient) {
+    this.#state = state;
+  }
+
+  async read(userId: string): Promise<{ cart: CartContents; etag: string | undefined }> {
+    const { value, etag } = await this.#state.get<CartContents>(cartKey(userId));
+    return { cart: { lines: value?.lines ?? [] }, etag };
+  }
+
+  /** Applies `change` to the current cart and saves it if nobody changed it meanwhile; retries otherwise. */
+  async update(userId: string, change: (lines: CartItem[]) => CartItem[]): Promise<CartContents> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const { cart, etag } = await this.read(userId);
+      const lines = change(cart.lines.map((line) => ({ ...line })));
+      if (lines.length > MAX_LINES) throw badInput(`a cart holds at most ${MAX_LINES} different products`);
+      if (await this.#state.saveIfUnchanged<CartContents>(cartKey(userId), { lines }, etag)) return { lines };
+    }
+    throw new DomainError(ErrorCode.CONFLICT, 'the cart changed concurrently too often; try again');
+  }
+
+  /** Empties the cart if it still is the one read with `etag` (lines added since are kept). */
+  async clear(userId: string, etag: string): Promise<void> {
+    await this.#state.deleteIfUnchanged(cartKey(userId), etag);
+  }
+}
+
+/** Sets a product's quantity in the lines (0 removes it). */
+export function withQuantity(lines: CartItem[], productId: string, quantity: number): CartItem[] {
+  const id = parseId(productId);
+  const others = lines.filter((line) => line.productId !== id);
+  return quantity === 0 ? others : [...others, { productId: id, quantity }];
+}
+
+/** Adds to a product's quantity (creating the line). */
+export function withAdded(lines: CartItem[], productId: string, quantity: number): CartItem[] {
+  const id = parseId(productId);
+  const current = lines.find((line) => line.productId === id)?.quantity ?? 0;
+  const total = current + quantity;
+  if (total > MAX_QUANTITY) throw badInput(`at most ${MAX_QUANTITY} of one product per order (the cart would hold ${total})`, { quantity: total });
+  return withQuantity(lines, id, total);
+}

@@ -1,0 +1,175 @@
+import type { WorkflowActivityContext } from '@dapr/dapr';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { TRPCClient } from '@trpc/client';
+import { enqueueEvent, OutboxEvent } from '@agora/events';
+import { domainCodeOf } from '@agora/internal-api';
+import type { Logger } from '@agora/service';
+import { inSpan } from '@agora/telemetry';
+import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
+import type { PaymentsRouter } from '../../../payments/src/internal/router.ts';
+import { Order, OrderStatus, type OrderEntity } from '../modules/order/order.entity.ts';
+import { SagaStepStatus } from '../modules/saga/saga-step.entity.ts';
+import { Activity, type ChargeInput, type ChargeResult, type Outcome, type ReasonInput, type ReserveInput, type StepInput } from './contract.ts';
+import { sagaMetrics } from './saga-metrics.ts';
+
+// The OrderSaga's activities: each calls one participant command (idempotent by order id and
+// step, so a re-run after a crash changes nothing twice) or changes the order in this service's
+// database, records its step in saga_steps, and reports an Outcome instead of throwing.
+
+export interface ActivityDeps {
+  orm: MikroORM;
+  inventory: TRPCClient<InventoryRouter>;
+  payments: TRPCClient<PaymentsRouter>;
+  logger: Logger;
+  /** Called after a commit that wrote outbox events, to publish them now. */
+  published: () => void;
+}
+
+/** Participant refusals that retrying cannot change. */
+const REJECTIONS = new Set(['OUT_OF_STOCK', 'PAYMENT_DECLINED', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'IDEMPOTENCY_KEY_REUSED', 'FORBIDDEN']);
+
+function failureOf(error: unknown): Outcome<never> {
+  const code = domainCodeOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return { ok: false, rejected: code !== undefined && REJECTIONS.has(code), code, message };
+}
+
+const COMPENSATIONS = new Set<string>([Activity.CANCEL_PAYMENT, Activity.RELEASE_STOCK, Activity.CANCEL_ORDER, Activity.ESCALATE]);
+
+/** An activity as the runtime registers it: its input is whatever the workflow scheduled it with (contract.ts). */
+type ActivityFunction = (context: WorkflowActivityContext, input: unknown) => Promise<unknown>;
+
+const activity =
+  <I>(run: (input: I) => Promise<unknown>): ActivityFunction =>
+  (_context, input) =>
+    run(input as I);
+
+export function createActivities(deps: ActivityDeps): Record<string, ActivityFunction> {
+  const { orm, inventory, payments, logger } = deps;
+
+  /**
+   * Runs one step, recording its attempt and result in saga_steps; never throws. Its span
+   * continues the saga's trace (the engine runs activities from its work stream, outside any
+   * request), so the participant calls and queries it makes join the order's trace.
+   */
+  async function step<T>(activity: string, input: StepInput, work: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+    const attributes = { 'workflow.name': 'OrderSaga', 'workflow.activity': activity, 'workflow.instance_id': input.orderId, 'saga.step': input.step };
+    return inSpan(`activity ${activity}`, { parent: input.traceparent ?? null, attributes }, async (span) => {
+      const started = performance.now();
+      const outcome = await recordStep(activity, input, work);
+      const result = outcome.ok ? 'ok' : outcome.rejected ? 'rejected' : 'failed';
+      span.setAttribute('saga.outcome', result);
+      if (!outcome.ok && !outcome.rejected) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
+      sagaMetrics.activity(activity, result, (performance.now() - started) / 1000, input.traceparent);
+      return outcome;
+    });
+  }
+
+  async function recordStep<T>(activity: string, input: StepInput, work: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+    const connection = orm.em.getConnection();
+    await connection.execute(
+      `insert into saga_steps (order_id, name, compensation, status, attempts, started_at) values (?, ?, ?, 'RUNNING', 1, now())
+       on conflict (order_id, name) do update set attempts = saga_steps.attempts + 1, status = 'RUNNING', ended_at = null, error = null`,
+      [input.orderId, input.step, COMPENSATIONS.has(activity)],
+    );
+    let outcome: Outcome<T>;
+    try {
+      outcome = await work();
+    } catch (error) {
+      outcome = failureOf(error);
+    }
+    const status = outcome.ok ? SagaStepStatus.SUCCEEDED : outcome.rejected ? SagaStepStatus.REJECTED : SagaStepStatus.FAILED;
+    await connection
+      .execute('update saga_steps set status = ?, ended_at = now(), error = ? where order_id = ? and name = ?', [status, outcome.ok ? null : outcome.message, input.orderId, input.step])
+      .catch((error: unknown) => logger.warn({ err: error, orderId: input.orderId, step: input.step }, 'could not record a saga step result'));
+    if (outcome.ok) logger.info({ orderId: input.orderId, step: input.step }, 'saga step succeeded');
+    else logger.warn({ orderId: input.orderId, step: input.step, code: outcome.code, error: outcome.message }, 'saga step failed');
+    return outcome;
+  }
+
+  /** Changes the order in one transaction (with its outbox events); `change` answers the outcome. */
+  async function withOrder<T>(orderId: string, change: (order: OrderEntity, em: EntityManager) => Outcome<T> | Promise<Outcome<T>>): Promise<Outcome<T>> {
+    const outcome = await orm.em.fork().transactional(async (em) => {
+      const order = await em.findOne(Order, { id: orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!order) return { ok: false as const, rejected: true, code: 'NOT_FOUND', message: `order ${orderId} does not exist` };
+      return change(order, em);
+    });
+    deps.published();
+    return outcome;
+  }
+
+  const money = (order: OrderEntity) => ({ amount: order.totalAmount, currency: order.currency });
+
+  return {
+    [Activity.RESERVE_STOCK]: activity((input: ReserveInput) =>
+      step(Activity.RESERVE_STOCK, input, async () => {
+        const reservation = await inventory.reserve.mutate({ orderId: input.orderId, productId: input.productId, quantity: input.quantity });
+        return { ok: true, value: reservation.reservationId };
+      }),),
+
+    [Activity.CHARGE_PAYMENT]: activity((input: ChargeInput) =>
+      step<ChargeResult>(Activity.CHARGE_PAYMENT, input, async () => {
+        const payment = await payments.charge.mutate({ orderId: input.orderId, userId: input.userId, amount: input.amount, paymentMethod: input.paymentMethod });
+        return { ok: true, value: { paymentId: payment.paymentId, status: payment.status } };
+      }),),
+
+    [Activity.CONFIRM_ORDER]: activity((input: StepInput) =>
+      step(Activity.CONFIRM_ORDER, input, () =>
+        withOrder(input.orderId, (order) => {
+          if (order.status === OrderStatus.CONFIRMED) return { ok: true, value: order.status };
+          if (order.status !== OrderStatus.PENDING) return { ok: false, rejected: true, code: 'CONFLICT', message: `order ${order.id} is ${order.status}` };
+          order.status = OrderStatus.CONFIRMED;
+          return { ok: true, value: order.status };
+        }),
+      ),),
+
+    [Activity.COMMIT_STOCK]: activity((input: StepInput) =>
+      step(Activity.COMMIT_STOCK, input, async () => ({ ok: true, value: (await inventory.commit.mutate({ orderId: input.orderId })).committed })),),
+
+    // The confirmation notice: the order.confirmed event, which the users service turns into a
+    // notification and a message. Its own step, so that a failure here never undoes the order.
+    [Activity.NOTIFY_CUSTOMER]: activity((input: StepInput) =>
+      step(Activity.NOTIFY_CUSTOMER, input, () =>
+        withOrder(input.orderId, async (order, em) => {
+          // Once per order: a re-run finds the event it already wrote.
+          const sent = await em.count(OutboxEvent, { subject: order.id, type: 'agora.order.confirmed.v1' });
+          if (sent === 0) enqueueEvent(em, { type: 'agora.order.confirmed.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, total: money(order) } });
+          return { ok: true, value: sent === 0 };
+        }),
+      ),),
+
+    [Activity.CANCEL_PAYMENT]: activity((input: ReasonInput) =>
+      step(Activity.CANCEL_PAYMENT, input, async () => ({ ok: true, value: (await payments.cancel.mutate({ orderId: input.orderId, reason: input.reason })).status })),),
+
+    [Activity.RELEASE_STOCK]: activity((input: ReasonInput) =>
+      step(Activity.RELEASE_STOCK, input, async () => ({ ok: true, value: (await inventory.release.mutate({ orderId: input.orderId, reason: input.reason })).released })),),
+
+    [Activity.CANCEL_ORDER]: activity((input: ReasonInput) =>
+      step(Activity.CANCEL_ORDER, input, () =>
+        withOrder(input.orderId, (order, em) => {
+          if (order.status === OrderStatus.CANCELLED) return { ok: true, value: order.status };
+          if (order.status === OrderStatus.CONFIRMED) return { ok: false, rejected: true, code: 'CONFLICT', message: `order ${order.id} is already confirmed` };
+          order.status = OrderStatus.CANCELLED;
+          order.statusReason = input.reason;
+          enqueueEvent(em, { type: 'agora.order.cancelled.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, reason: input.reason } });
+          return { ok: true, value: order.status };
+        }),
+      ),),
+
+    [Activity.ESCALATE]: activity((input: ReasonInput) =>
+      step(Activity.ESCALATE, input, () =>
+        withOrder(input.orderId, (order, em) => {
+          if (order.status === OrderStatus.NEEDS_ATTENTION) return { ok: true, value: order.status };
+          order.status = OrderStatus.NEEDS_ATTENTION;
+          order.statusReason = input.reason;
+          const stepName = input.reason.split(' ')[0] ?? 'unknown';
+          enqueueEvent(em, { type: 'agora.order.needs-attention.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, step: stepName, error: input.reason } });
+          logger.error({ orderId: order.id, reason: input.reason }, 'order needs attention: a compensation keeps failing');
+          return { ok: true, value: order.status };
+        }),
+      ),
+    ),
+  };
+}

@@ -1,0 +1,65 @@
+import { DaprWorkflowClient, LogLevel, WorkflowRuntime } from '@dapr/dapr';
+import type { TRPCClient } from '@trpc/client';
+import { createClientCredentialsTokenSource } from '@agora/auth';
+import { registerEventSubscriptions, startOutboxRelay } from '@agora/events';
+import { createInternalClient } from '@agora/internal-api';
+import type { SubgraphParts } from '@agora/service';
+import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
+import type { PaymentsRouter } from '../../../payments/src/internal/router.ts';
+import type { OrdersEnv } from '../env.ts';
+import { paymentSubscriptions, SAGA_EVENTS_CONSUMER } from '../events/payment-subscriptions.ts';
+import { CartStore } from '../modules/cart/cart.ts';
+import { StateClient } from '../modules/cart/state-client.ts';
+import { createActivities } from './activities.ts';
+import { ORDER_SAGA } from './contract.ts';
+import { orderSaga } from './order-saga.ts';
+import type { PlacementDeps } from './order-placement.ts';
+
+/** Everything that needs the sidecar: the cart store, the saga's workflow runtime and client, the participants. */
+export interface Commerce extends PlacementDeps {
+  payments: TRPCClient<PaymentsRouter>;
+  stop(): Promise<void>;
+}
+
+export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHttpPort: number, daprGrpcPort: number): Promise<Commerce> {
+  const { orm, logger } = parts;
+  const state = new StateClient(daprHttpPort, env.STATE_STORE_NAME);
+  await state.start();
+  const tokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.SERVICE_CLIENT_ID, clientSecret: env.SERVICE_CLIENT_SECRET });
+  const token = () => tokens.token();
+  const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token });
+  const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token });
+  const sdkOptions = { daprHost: '127.0.0.1', daprPort: String(daprGrpcPort), logger: { level: env.LOG_LEVEL === 'debug' ? LogLevel.Debug : LogLevel.Warn } };
+  const workflows = new DaprWorkflowClient(sdkOptions);
+  const relay = startOutboxRelay({ orm, daprHttpPort, service: 'orders', logger });
+  const published = (): void => relay.notify();
+
+  await registerEventSubscriptions(parts.app, { orm, consumer: SAGA_EVENTS_CONSUMER, logger, subscriptions: paymentSubscriptions(workflows) });
+
+  const runtime = new WorkflowRuntime(sdkOptions);
+  runtime.registerWorkflowWithName(ORDER_SAGA, orderSaga);
+  for (const [name, activity] of Object.entries(createActivities({ orm, inventory, payments, logger, published }))) runtime.registerActivityWithName(name, activity);
+  await runtime.start();
+
+  return {
+    orm,
+    carts: new CartStore(state),
+    state,
+    inventory,
+    payments,
+    workflows,
+    logger,
+    published,
+    settings: {
+      idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+      paymentConfirmationTimeoutSeconds: env.PAYMENT_CONFIRMATION_TIMEOUT_SECONDS,
+      stepTimeoutSeconds: env.SAGA_STEP_TIMEOUT_SECONDS,
+    },
+    async stop() {
+      await relay.stop();
+      await runtime.stop();
+      await workflows.stop();
+      await state.stop();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { DaprWorkflowClient } from '@dapr/dapr';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { TRPCClient } from '@trpc/client';
+import { enqueueEvent } from '@agora/events';
+import { domainCodeOf } from '@agora/internal-api';
+import { badInput, DomainError, ErrorCode, parseId, type Logger } from '@agora/service';
+import { currentTraceparent } from '@agora/telemetry';
+import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
+import { checkQuantity, type CartItem, type CartStore } from '../modules/cart/cart.ts';
+import type { StateClient } from '../modules/cart/state-client.ts';
+import { OrderLine } from '../modules/order/order-line.entity.ts';
+import { Order, OrderStatus, type OrderEntity } from '../modules/order/order.entity.ts';
+import { ORDER_SAGA, type SagaInput } from './contract.ts';
+
+// placeOrder: the cart becomes a PENDING order, priced by inventory (never by the client), and
+// the OrderSaga starts with the order id as its instance id. The idempotency key makes a retried
+// or concurrent request answer the same order: a create-only record in the state store (with a
+// TTL) claims the key and names the order id before anything else happens.
+
+export interface PlacementDeps {
+  orm: MikroORM;
+  carts: CartStore;
+  state: StateClient;
+  inventory: TRPCClient<InventoryRouter>;
+  workflows: DaprWorkflowClient;
+  logger: Logger;
+  published: () => void;
+  settings: { idempotencyTtlSeconds: number; paymentConfirmationTimeoutSeconds: number; stepTimeoutSeconds: number };
+}
+
+interface IdempotencyRecord {
+  fingerprint: string;
+  orderId: string;
+}
+
+const KEY = /^[A-Za-z0-9_-]{8,100}$/;
+const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,60}$/;
+
+export interface PlaceOrderInput {
+  paymentMethod: string;
+  /** "Buy now": these lines instead of the cart. */
+  lines?: { productId: string; quantity: number }[] | null | undefined;
+}
+
+/** The lines to order: the given ones (checked, merged per product) or the cart's, sorted by product. */
+async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput): Promise<{ lines: CartItem[]; cartEtag: string | undefined }> {
+  if (input.lines) {
+    if (input.lines.length === 0 || input.lines.length > 50) throw badInput('lines must hold 1 to 50 products');
+    const merged = new Map<string, number>();
+    for (const line of input.lines) {
+      checkQuantity(line.quantity, false);
+      const id = parseId(line.productId);
+      merged.set(id, (merged.get(id) ?? 0) + line.quantity);
+    }
+    for (const quantity of merged.values()) checkQuantity(quantity, false);
+    return { lines: [...merged].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: undefined };
+  }
+  const { cart, etag } = await deps.carts.read(userId);
+  if (cart.lines.length === 0) throw badInput('the cart is empty');
+  return { lines: [...cart.lines].sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: etag };
+}
+
+export async function placeOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput, idempotencyKey: string): Promise<OrderEntity> {
+  if (!KEY.test(idempotencyKey)) throw badInput('idempotencyKey must be 8 to 100 letters, digits, "-" or "_" (a UUID works)');
+  if (!PAYMENT_METHOD.test(input.paymentMethod)) throw badInput(`unknown payment method ${JSON.stringify(input.paymentMethod)}; use a test method such as pm_card_visa`);
+  const { lines, cartEtag: etag } = await linesToOrder(deps, userId, input);
+  const fingerprint = createHash('sha256').update(JSON.stringify({ lines, paymentMethod: input.paymentMethod })).digest('hex');
+
+  const recordKey = `placeorder-${userId}-${idempotencyKey}`;
+  const claim: IdempotencyRecord = { fingerprint, orderId: randomUUID() };
+  if (!(await deps.state.saveIfUnchanged(recordKey, claim, undefined, deps.settings.idempotencyTtlSeconds))) {
+    const { value: existing } = await deps.state.get<IdempotencyRecord>(recordKey);
+    if (!existing) throw new DomainError(ErrorCode.CONFLICT, 'this idempotency key is being used by another request; retry');
+    if (existing.fingerprint !== fingerprint) {
+      throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for a different order; use a new key for a new order');
+    }
+    return replay(deps, existing.orderId, userId, input.paymentMethod);
+  }
+
+  let order: OrderEntity;
+  try {
+    order = await createOrder(deps, claim.orderId, userId, lines, input.paymentMethod);
+  } catch (error) {
+    // Nothing was created: free the key so that the same request can be retried.
+    const { etag: recordEtag } = await deps.state.get<IdempotencyRecord>(recordKey);
+    if (recordEtag) await deps.state.deleteIfUnchanged(recordKey, recordEtag).catch(() => undefined);
+    throw error;
+  }
+  await startSaga(deps, order);
+  if (etag) await deps.carts.clear(userId, etag).catch((error: unknown) => deps.logger.warn({ err: error, userId }, 'could not empty the cart after placing an order'));
+  return order;
+}
+
+/** The PENDING order, priced by inventory's quote, with its agora.order.placed.v1 event, in one transaction. */
+export async function createOrder(deps: Pick<PlacementDeps, 'orm' | 'inventory' | 'published'>, orderId: string, userId: string, lines: { productId: string; quantity: number }[], paymentMethod: string): Promise<OrderEntity> {
+  let quote: Awaited<ReturnType<TRPCClient<InventoryRouter>['quote']['query']>>;
+  try {
+    quote = await deps.inventory.quote.query({ productIds: lines.map((line) => line.productId) });
+  } catch (error) {
+    if (domainCodeOf(error) === 'NOT_FOUND') throw badInput(`the cart holds products that no longer exist: ${error instanceof Error ? error.message : ''}`);
+    throw error;
+  }
+  const prices = new Map(quote.products.map((product) => [product.productId, product.unitPrice]));
+  const currencies = new Set(quote.products.map((product) => product.unitPrice.currency));
+  if (currencies.size !== 1) throw badInput('the products in the cart are priced in different currencies; order them separately');
+  const [currency] = [...currencies];
+  const order = await deps.orm.em.fork().transactional(async (em: EntityManager) => {
+    const created = em.create(Order, { id: orderId, customerId: userId, status: OrderStatus.PENDING, totalAmount: 0, currency: currency ?? 'EUR', paymentMethod, statusReason: null });
+    let total = 0;
+    for (const line of lines) {
+      const price = prices.get(line.productId);
+      if (!price) throw badInput(`product ${line.productId} has no price`);
+      em.create(OrderLine, { order: created, productId: line.productId, quantity: line.quantity, unitPriceAmount: price.amount });
+      total += price.amount * line.quantity;
+    }
+    created.totalAmount = total;
+    enqueueEvent(em, {
+      type: 'agora.order.placed.v1',
+      service: 'orders',
+      subject: orderId,
+      data: { orderId, userId, total: { amount: total, currency: created.currency }, lines: lines.map((line) => ({ ...line, unitPrice: prices.get(line.productId) ?? { amount: 0, currency: created.currency } })) },
+    });
+    return created;
+  });
+  deps.published();
+  return order;
+}
+
+export function sagaInput(deps: Pick<PlacementDeps, 'settings'>, order: OrderEntity): SagaInput {
+  return {
+    orderId: order.id,
+    userId: order.customerId,
+    lines: order.lines.getItems().map((line) => ({ productId: line.productId, quantity: line.quantity })),
+    total: { amount: order.totalAmount, currency: order.currency },
+    paymentMethod: order.paymentMethod ?? 'pm_card_visa',
+    settings: { paymentConfirmationTimeoutSeconds: deps.settings.paymentConfirmationTimeoutSeconds, stepTimeoutSeconds: deps.settings.stepTimeoutSeconds },
+    traceparent: currentTraceparent(),
+  };
+}
+
+/** Starts the order's saga unless it already runs (a replayed request, or a restart between commit and start). */
+export async function startSaga(deps: Pick<PlacementDeps, 'workflows' | 'settings' | 'logger'>, order: OrderEntity): Promise<void> {
+  const existing = await deps.workflows.getWorkflowState(order.id, false);
+  if (existing) return;
+  try {
+    await deps.workflows.scheduleNewWorkflow(ORDER_SAGA, sagaInput(deps, order), order.id);
+  } catch (error) {
+    // A concurrent replay started it first.
+    if (!/already exists/.test(error instanceof Error ? error.message : String(error))) throw error;
+  }
+}
+
+/** The order a claimed key names: waits briefly while the first request is still creating it. */
+async function replay(deps: PlacementDeps, orderId: string, userId: string, paymentMethod: string): Promise<OrderEntity> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const order = await deps.orm.em.fork().findOne(Order, { id: orderId }, { populate: ['lines'] });
+    if (order) {
+      if (order.customerId !== userId || order.paymentMethod !== paymentMethod) throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for a different order');
+      await startSaga(deps, order);
+      return order;
+    }
+    if (Date.now() > deadline) throw new DomainError(ErrorCode.CONFLICT, 'the first request with this idempotency key has not finished; retry shortly');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,87 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '@agora/service';
+import { User } from '../user/user.entity.ts';
+import { DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
+import { maskAddress, type NotificationSender } from './notification-sender.ts';
+import { Notification } from './notification.entity.ts';
+
+// Sending is outside the transaction that stores a notification: a sender that fails or hangs
+// never costs the user the notification. Each delivery row records what happened; a PENDING row
+// left by a crash and a FAILED one are tried again by the retry loop, up to MAX_DELIVERY_ATTEMPTS.
+
+export const MAX_DELIVERY_ATTEMPTS = 3;
+
+interface DeliveryFilter {
+  notification?: string;
+  status?: DeliveryStatus;
+  updatedAt?: { $lt: Date };
+}
+
+export interface DeliveryDeps {
+  em: EntityManager;
+  sender: NotificationSender;
+  logger: Logger;
+}
+
+/** One attempt: SENT, FAILED (with the error) or SKIPPED (no address); changes are flushed by the caller's transaction. */
+async function attempt(tx: EntityManager, delivery: NotificationDeliveryEntity, { sender, logger }: DeliveryDeps): Promise<void> {
+  const notification = await tx.findOneOrFail(Notification, { id: delivery.notification.id });
+  const user = await tx.findOne(User, { id: notification.userId });
+  if (!user?.email) {
+    delivery.status = DeliveryStatus.SKIPPED;
+    delivery.lastError = 'no email address on file';
+    return;
+  }
+  delivery.maskedAddress = maskAddress(user.email);
+  delivery.attempts += 1;
+  try {
+    await sender.send({ notificationId: notification.id, channel: delivery.channel, to: user.email, subject: notification.title, body: notification.body });
+    delivery.status = DeliveryStatus.SENT;
+    delivery.sentAt = new Date();
+    delivery.lastError = null;
+  } catch (error) {
+    delivery.status = DeliveryStatus.FAILED;
+    delivery.lastError = (error instanceof Error ? error.message : String(error)).slice(0, 500);
+    logger.warn({ notificationId: notification.id, deliveryId: delivery.id, attempts: delivery.attempts, error: delivery.lastError }, 'sending a notification failed; it stays in the inbox');
+  }
+}
+
+/** Claims unfinished deliveries matching `where` (skipping any another instance is working on) and attempts each. */
+async function attemptMatching(deps: DeliveryDeps, where: DeliveryFilter, limit: number): Promise<number> {
+  return deps.em.fork().transactional(async (tx) => {
+    const deliveries = await tx.find(
+      NotificationDelivery,
+      { status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.FAILED] }, attempts: { $lt: MAX_DELIVERY_ATTEMPTS }, ...where },
+      { orderBy: { createdAt: 'asc' }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+    );
+    for (const delivery of deliveries) await attempt(tx, delivery, deps);
+    return deliveries.length;
+  });
+}
+
+/** Sends the pending deliveries of the notification made from `eventId` (right after it was stored). */
+export async function deliverNotificationOf(eventId: string, deps: DeliveryDeps): Promise<void> {
+  const notification = await deps.em.fork().findOne(Notification, { eventId }, { fields: ['id'] });
+  if (notification) await attemptMatching(deps, { notification: notification.id, status: DeliveryStatus.PENDING }, 10);
+}
+
+/** Tries again deliveries that failed, or stayed pending, for at least `olderThanMs`. */
+export function retryDeliveries(deps: DeliveryDeps, options: { olderThanMs: number; limit?: number }): Promise<number> {
+  return attemptMatching(deps, { updatedAt: { $lt: new Date(Date.now() - options.olderThanMs) } }, options.limit ?? 50);
+}
+
+/** Runs retryDeliveries every `intervalMs` until stopped. */
+export function startDeliveryRetries(deps: DeliveryDeps, intervalMs: number): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => retryDeliveries(deps, { olderThanMs: intervalMs })).catch((error: unknown) => deps.logger.error({ err: error }, 'retrying notification deliveries failed'));
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -75,4 +75,17 @@ describe('circuit breaker', () => {
     expect(payments.runtime().provider.stats().failures).toBe(before);
     expect(state()).toBe('closed');
   });
+
+  // Regression: flaky cards' retryable answers opened the breaker under load, and every other
+  // card then failed fast until the sagas gave up (saga-durability in CI, 2026-11-22).
+  it('does not count retryable answers (pm_card_flaky) against the provider, yet fails them for a retry', async () => {
+    await eventually(() => state() === 'closed', 3_000);
+    const before = payments.runtime().provider.stats().failures;
+    for (let i = 0; i < 3; i += 1) {
+      const error = await failureOf(payments.client.charge.mutate(chargeOf(newOrderId(), 'pm_card_flaky')));
+      expect(error.data.code).toBe('SERVICE_UNAVAILABLE');
+    }
+    expect(payments.runtime().provider.stats().failures).toBe(before);
+    expect(state()).toBe('closed');
+  });
 });

@@ -64,6 +64,15 @@ export class ProviderUnavailableError extends Error {
   override name = 'ProviderUnavailableError';
 }
 
+/**
+ * The provider answered promptly that this one request failed and may be retried (a card
+ * network hiccup, like Stripe's `processing_error`). The provider itself is healthy: the
+ * breaker does not count it.
+ */
+export class ProviderRetryableError extends ProviderUnavailableError {
+  override name = 'ProviderRetryableError';
+}
+
 /** The provider refused the request itself (bad parameters, an idempotency key reused with other ones): retrying cannot help. */
 export class ProviderRequestError extends Error {
   override name = 'ProviderRequestError';

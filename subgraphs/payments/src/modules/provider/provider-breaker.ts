@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum';
 import type { Logger } from '@agora/service';
-import { ProviderRequestError, ProviderUnavailableError, type PaymentProvider } from './payment-provider.ts';
+import { ProviderRequestError, ProviderRetryableError, ProviderUnavailableError, type PaymentProvider } from './payment-provider.ts';
 
 export interface BreakerSettings {
   /** A call that takes longer fails with a timeout and its signal is aborted. */
@@ -36,7 +36,8 @@ interface Call {
  * Wraps every provider call in one opossum breaker (one dependency, one breaker): a call past
  * `timeoutMs` fails and is aborted through its signal; when too many calls fail the breaker
  * opens and calls fail at once with ProviderUnavailableError until a trial call succeeds.
- * Requests the provider refused (ProviderRequestError) say nothing about its health and do not count.
+ * Requests the provider refused (ProviderRequestError) or answered as retryable (ProviderRetryableError)
+ * say nothing about its health and do not count.
  */
 export function guardProvider(provider: PaymentProvider, settings: BreakerSettings, logger: Logger): GuardedPaymentProvider {
   const breaker = new CircuitBreaker<[Call], unknown>((call) => call.run(call.controller.signal), {
@@ -47,7 +48,7 @@ export function guardProvider(provider: PaymentProvider, settings: BreakerSettin
     volumeThreshold: settings.volumeThreshold,
     rollingCountTimeout: settings.rollingWindowMs,
     rollingCountBuckets: 10,
-    errorFilter: (error: unknown) => error instanceof ProviderRequestError,
+    errorFilter: (error: unknown) => error instanceof ProviderRequestError || error instanceof ProviderRetryableError,
   });
   const stateOf = (): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed');
   const listeners: ((state: BreakerState) => void)[] = [];

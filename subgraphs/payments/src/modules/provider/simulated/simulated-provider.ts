@@ -6,7 +6,7 @@ import type { Logger } from '@agora/service';
 import { signWebhook, SIGNATURE_HEADER, type ProviderWebhookEvent } from '../../../webhooks/webhook-signature.ts';
 import {
   ProviderRequestError,
-  ProviderUnavailableError,
+  ProviderRetryableError,
   type CancelRequest,
   type CancelResult,
   type ChargeRequest,
@@ -274,7 +274,7 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
         },
       );
       if (outcome === 'hang') return hang(request.signal);
-      if (outcome === 'transient') throw new ProviderUnavailableError('simulated transient failure (pm_card_flaky)');
+      if (outcome === 'transient') throw new ProviderRetryableError('simulated processing error, retry the charge (pm_card_flaky)');
       return outcome;
     },
 

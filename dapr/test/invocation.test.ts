@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../src/index.ts';
+import { eventually, resourcesDir, TestApp } from './app-support.ts';
 
 interface Echo {
   method: string;
@@ -110,5 +111,120 @@ describe('health and metadata', () => {
     expect(metadata.id).toBe('b');
     expect(metadata.appConnectionProperties.port).toBe(appPort);
     await expect(client.metadata.get()).resolves.toMatchObject({ id: 'a' });
+  });
+});
+
+// daprd applies the `targets.apps` policy of the target in the caller's sidecar only
+// (pkg/api/http/directmessaging.go); the target's sidecar calls its app once (CallLocal,
+// pkg/api/grpc/daprinternal.go). Both sidecars load the same Resiliency file, as in a deployment,
+// so a policy applied on both sides would multiply the attempts the app sees.
+describe('resiliency of service invocation across two sidecars', () => {
+  const resiliency = [
+    'apiVersion: dapr.io/v1alpha1',
+    'kind: Resiliency',
+    'metadata: { name: invocation-resiliency }',
+    'spec:',
+    '  policies:',
+    '    retries:',
+    '      twice: { policy: constant, duration: 10ms, maxRetries: 2 }',
+    '    circuitBreakers:',
+    '      afterThree: { maxRequests: 1, timeout: 300ms, trip: consecutiveFailures >= 3 }',
+    '  targets:',
+    '    apps:',
+    '      flaky: { retry: twice }',
+    '      fragile: { circuitBreaker: afterThree }',
+  ].join('\n');
+
+  /** An app whose /work fails with 500 `failures` times, then answers 200; counts every attempt. */
+  async function failingApp(failures: number): Promise<{ app: TestApp; attempts: () => number }> {
+    let attempts = 0;
+    const app = await new TestApp({
+      answer: (request) => {
+        if (request.path !== '/work') return undefined;
+        attempts += 1;
+        return attempts <= failures ? { status: 500, body: JSON.stringify({ attempt: attempts, failed: true }) } : { status: 200, body: JSON.stringify({ attempt: attempts }) };
+      },
+    }).start();
+    return { app, attempts: () => attempts };
+  }
+
+  async function twoSidecars(targetId: string, app: TestApp): Promise<{ caller: RunningSidecar; callee: RunningSidecar; stop: () => Promise<void> }> {
+    const resources = resourcesDir({ 'resiliency.yaml': resiliency });
+    const callee = await startSidecar({ appId: targetId, appPort: app.port, httpPort: 0, resourcesPaths: [resources], logLevel: 'silent' });
+    const caller = await startSidecar({ appId: 'caller', httpPort: 0, resourcesPaths: [resources], peers: { [targetId]: callee.url }, logLevel: 'silent' });
+    return {
+      caller,
+      callee,
+      stop: async () => {
+        await caller.stop();
+        await callee.stop();
+        await app.stop();
+      },
+    };
+  }
+
+  it('retries a failing app maxRetries times in all, not once per sidecar', async () => {
+    const { app, attempts } = await failingApp(4);
+    const { caller, stop } = await twoSidecars('flaky', app);
+    try {
+      const first = await fetch(`${caller.url}/v1.0/invoke/flaky/method/work`, { method: 'POST' });
+      // 1 attempt + 2 retries, then the app's own last answer is relayed.
+      expect(first.status).toBe(500);
+      expect(await first.json()).toEqual({ attempt: 3, failed: true });
+      expect(attempts()).toBe(3);
+      const second = await fetch(`${caller.url}/v1.0/invoke/flaky/method/work`, { method: 'POST' });
+      expect(second.status).toBe(200);
+      expect(await second.json()).toEqual({ attempt: 5 });
+      expect(attempts()).toBe(5);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('applies the policy when an app invokes itself through its own sidecar', async () => {
+    const { app, attempts } = await failingApp(1);
+    const resources = resourcesDir({ 'resiliency.yaml': resiliency });
+    const own = await startSidecar({ appId: 'flaky', appPort: app.port, httpPort: 0, resourcesPaths: [resources], logLevel: 'silent' });
+    try {
+      const response = await fetch(`${own.url}/v1.0/invoke/flaky/method/work`, { method: 'POST' });
+      expect([response.status, attempts()]).toEqual([200, 2]);
+    } finally {
+      await own.stop();
+      await app.stop();
+    }
+  });
+
+  it("opens the caller's circuit breaker after the trip count, refuses without reaching the app, and closes after a trial succeeds", async () => {
+    const { app, attempts } = await failingApp(3);
+    const { caller, stop } = await twoSidecars('fragile', app);
+    try {
+      for (let i = 1; i <= 3; i += 1) {
+        const response = await fetch(`${caller.url}/v1.0/invoke/fragile/method/work`, { method: 'POST' });
+        expect(response.status).toBe(500);
+        expect(attempts()).toBe(i);
+      }
+      const refused = await fetch(`${caller.url}/v1.0/invoke/fragile/method/work`, { method: 'POST' });
+      expect(refused.status).toBe(500);
+      expect(((await refused.json()) as { errorCode: string }).errorCode).toBe('ERR_DIRECT_INVOKE');
+      expect(attempts()).toBe(3);
+      // Refused calls while open never reach the app; after the breaker's timeout one trial does.
+      await eventually(async () => (await fetch(`${caller.url}/v1.0/invoke/fragile/method/work`, { method: 'POST' })).status === 200, 'the breaker let a trial call through', 5_000);
+      expect(attempts()).toBe(4);
+      const closed = await fetch(`${caller.url}/v1.0/invoke/fragile/method/work`, { method: 'POST' });
+      expect([closed.status, attempts()]).toEqual([200, 5]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('keeps the caller id a sidecar states, not one the calling app sends', async () => {
+    const app = await new TestApp({ answer: (request) => ({ status: 200, body: JSON.stringify({ caller: request.headers['dapr-caller-app-id'] }) }) }).start();
+    const { caller, stop } = await twoSidecars('flaky', app);
+    try {
+      const response = await fetch(`${caller.url}/v1.0/invoke/flaky/method/who`, { headers: { 'dapr-caller-app-id': 'someone-else' } });
+      expect(await response.json()).toEqual({ caller: 'caller' });
+    } finally {
+      await stop();
+    }
   });
 });

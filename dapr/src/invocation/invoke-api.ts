@@ -6,32 +6,48 @@ import { contextFrom, endSpan, startSpan, traceHeaders } from '../tracing.ts';
 
 // Service invocation: /v1.0/invoke/{app-id}/method/{method} for any HTTP method, and the
 // `dapr-app-id` header form where the request path is the method. The caller's sidecar applies
-// the target's resiliency policy and forwards to the target's sidecar, which calls its app.
+// the target's resiliency policy and forwards to the target's sidecar on the internal CallLocal
+// route, which calls its app once, without a policy: daprd applies `targets.apps` in the caller's
+// HTTP API only (pkg/api/http/directmessaging.go), and its CallLocal (pkg/api/grpc/daprinternal.go)
+// goes straight to the app channel; applying it on both sides would multiply the attempts.
 // Spans as daprd names them: a client span `CallLocal/{app-id}/{method}` in the caller's sidecar,
 // a server span of the same name in the target's, each the parent of the next hop's traceparent.
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+/** Sidecar to sidecar only (daprd's internal gRPC CallLocal); apps use /v1.0/invoke. */
+const CALL_LOCAL_PREFIX = '/v1.0-internal/calllocal/';
+
+/** Who the request came from: an app through the Dapr API, or the caller's sidecar (CallLocal). */
+type Role = 'api' | 'callLocal';
 
 export function registerInvocationApi(app: FastifyInstance, context: SidecarContext): void {
   app.route<{ Params: { appId: string; '*': string } }>({
     method: [...METHODS],
     url: '/v1.0/invoke/:appId/method/*',
-    handler: (request, reply) => invoke(context, request, reply, request.params.appId, request.params['*']),
+    handler: (request, reply) => invoke(context, request, reply, request.params.appId, request.params['*'], 'api'),
+  });
+  app.route<{ Params: { appId: string; '*': string } }>({
+    method: [...METHODS],
+    url: `${CALL_LOCAL_PREFIX}:appId/*`,
+    handler: (request, reply) => invoke(context, request, reply, request.params.appId, request.params['*'], 'callLocal'),
   });
   // The header form: any other path with a dapr-app-id header.
   app.addHook('preHandler', async (request, reply) => {
     const target = request.headers['dapr-app-id'];
-    if (typeof target !== 'string' || request.url.startsWith('/v1.0/invoke/')) return;
+    if (typeof target !== 'string' || request.url.startsWith('/v1.0/invoke/') || request.url.startsWith(CALL_LOCAL_PREFIX)) return;
     const path = request.url.split('?')[0]?.replace(/^\//, '') ?? '';
-    await invoke(context, request, reply, target, path);
+    await invoke(context, request, reply, target, path, 'api');
   });
 }
 
-async function invoke(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, target: string, method: string): Promise<FastifyReply> {
+async function invoke(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, target: string, method: string, role: Role): Promise<FastifyReply> {
   // daprd accepts `app-id.namespace`; one launch is one namespace.
   const appId = target.split('.')[0] ?? target;
   const toOwnApp = appId === context.appId;
+  if (role === 'callLocal' && !toOwnApp) {
+    return sendDaprError(reply, 500, 'ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: this is the sidecar of ${context.appId}`);
+  }
   const span = startSpan(`CallLocal/${appId}/${method}`, toOwnApp ? SpanKind.SERVER : SpanKind.CLIENT, contextFrom(request.headers), {
     'rpc.service': 'ServiceInvocation',
     'net.peer.name': appId,
@@ -39,7 +55,7 @@ async function invoke(context: SidecarContext, request: FastifyRequest, reply: F
     'dapr.protocol': 'http',
   });
   try {
-    const answered = await forward(context, request, reply, appId, method, span);
+    const answered = await forward(context, request, reply, appId, method, span, role);
     endSpan(span, { status: reply.statusCode });
     return answered;
   } catch (error) {
@@ -48,7 +64,7 @@ async function invoke(context: SidecarContext, request: FastifyRequest, reply: F
   }
 }
 
-async function forward(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, appId: string, method: string, span: Span): Promise<FastifyReply> {
+async function forward(context: SidecarContext, request: FastifyRequest, reply: FastifyReply, appId: string, method: string, span: Span, role: Role): Promise<FastifyReply> {
   const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
   const destination = destinationOf(context, appId, method, query);
   if (!destination) return sendDaprError(reply, 500, 'ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: app id ${appId} is not known to this sidecar`);
@@ -59,17 +75,20 @@ async function forward(context: SidecarContext, request: FastifyRequest, reply: 
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   for (const [name, value] of Object.entries(traceHeaders(span))) headers.set(name, value);
-  headers.set('dapr-caller-app-id', request.headers['dapr-caller-app-id']?.toString() ?? context.appId);
+  // As daprd's SourceIDHeader: the caller's sidecar states its own id; the target's relays it.
+  const caller = role === 'callLocal' ? request.headers['dapr-caller-app-id']?.toString() : undefined;
+  headers.set('dapr-caller-app-id', caller ?? context.appId);
   headers.set('dapr-callee-app-id', appId);
   const body = request.method === 'GET' || request.method === 'HEAD' || !Buffer.isBuffer(request.body) ? undefined : new Uint8Array(request.body);
 
   try {
-    const response = await context.resiliency.forApp(appId).execute(async (signal) => {
+    const attempt = async (signal: AbortSignal) => {
       const answer = await fetch(destination, { method: request.method, headers, ...(body ? { body } : {}), signal, redirect: 'manual' });
       // A 5xx from the app counts as a failure for retries and breakers, as in daprd's resiliency.
       if (answer.status >= 500) throw new UpstreamError(answer.status, Buffer.from(await answer.arrayBuffer()), answer.headers);
       return { status: answer.status, headers: answer.headers, body: Buffer.from(await answer.arrayBuffer()) };
-    });
+    };
+    const response = role === 'callLocal' ? await attempt(abortedWhenCallerLeaves(reply)) : await context.resiliency.forApp(appId).execute(attempt);
     return await relay(reply, response.status, response.headers, response.body);
   } catch (error) {
     if (error instanceof UpstreamError) return relay(reply, error.status, error.headers, error.body);
@@ -85,7 +104,16 @@ function destinationOf(context: SidecarContext, appId: string, method: string, q
     return context.app.port === undefined ? undefined : `http://${context.app.host}:${context.app.port}/${method}${query}`;
   }
   const peer = context.peers.get(appId);
-  return peer ? `${peer}/v1.0/invoke/${appId}/method/${method}${query}` : undefined;
+  return peer ? `${peer}${CALL_LOCAL_PREFIX}${appId}/${method}${query}` : undefined;
+}
+
+/** Aborts when the caller's sidecar gives up on the request (its timeout), as a cancelled gRPC context does. */
+function abortedWhenCallerLeaves(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the caller went away'));
+  });
+  return controller.signal;
 }
 
 function relay(reply: FastifyReply, status: number, headers: Headers, body: Buffer): FastifyReply {

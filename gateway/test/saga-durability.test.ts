@@ -97,13 +97,19 @@ describe('sagas across crashes', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
 
-    const orders = await query<{ id: string; status: string; total_amount: number }>('orders', 'select id, status, total_amount from orders where id = any($1::uuid[])', [ids]);
+    const orders = await query<{ id: string; status: string; total_amount: number; payment_method: string; status_reason: string | null }>(
+      'orders',
+      'select id, status, total_amount, payment_method, status_reason from orders where id = any($1::uuid[])',
+      [ids],
+    );
+    // On a failure, say why orders ended as they did: (status, payment method, reason) → count.
+    const outcomes = Object.entries(Object.groupBy(orders, (order) => `${order.status} ${order.payment_method} ${order.status_reason ?? ''}`)).map(([key, group]) => `${group?.length ?? 0}× ${key}`);
     expect(orders).toHaveLength(ORDERS);
     const byStatus = Object.groupBy(orders, (order) => order.status);
-    expect(Object.keys(byStatus).sort()).toEqual(['CANCELLED', 'CONFIRMED']);
+    expect(Object.keys(byStatus).sort(), outcomes.join('\n')).toEqual(['CANCELLED', 'CONFIRMED']);
     const confirmed = new Set((byStatus['CONFIRMED'] ?? []).map((order) => order.id));
     // Every method but the declined card ends confirmed (plenty of stock).
-    expect(confirmed.size).toBe(ORDERS - ORDERS / methods.length);
+    expect(confirmed.size, outcomes.join('\n')).toBe(ORDERS - ORDERS / methods.length);
 
     // Payments: exactly one capture per confirmed order, none for the others; the provider charged once per order.
     const payments = await query<{ order_id: string; status: string; amount: number }>('payments', 'select order_id, status, amount from payments where order_id = any($1::uuid[])', [ids]);

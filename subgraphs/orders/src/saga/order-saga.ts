@@ -15,17 +15,23 @@ import { sagaMetrics, type SagaOutcome } from './saga-metrics.ts';
 // becomes NEEDS_ATTENTION and an alert event goes out.
 
 interface StepPolicy {
+  /**
+   * `step`: the step timeout bounds all attempts together, so transient failures (a participant
+   * restarting, an open breaker) are retried until it passes, and then the saga compensates.
+   * `attempt`: each attempt gets the full timeout and a timed-out attempt is retried too
+   * (compensations: they must happen).
+   */
+  deadline: 'step' | 'attempt';
   /** Attempts before the step counts as failed. */
   attempts: number;
-  /** A timed-out attempt is retried too (compensations: they must happen); otherwise a timeout ends the step. */
-  retryTimeouts: boolean;
-  /** Backoff before attempt n+1: backoffSeconds × 2^(n-1), on durable timers. */
+  /** Backoff before attempt n+1: backoffSeconds × 2^(n-1), at most maxBackoffSeconds, on durable timers. */
   backoffSeconds: number;
+  maxBackoffSeconds: number;
 }
 
-const FORWARD: StepPolicy = { attempts: 4, backoffSeconds: 0.5, retryTimeouts: false };
-const NOTIFY: StepPolicy = { attempts: 2, backoffSeconds: 1, retryTimeouts: true };
-const COMPENSATION: StepPolicy = { attempts: 6, backoffSeconds: 1, retryTimeouts: true };
+const FORWARD: StepPolicy = { deadline: 'step', attempts: Number.POSITIVE_INFINITY, backoffSeconds: 0.5, maxBackoffSeconds: 5 };
+const NOTIFY: StepPolicy = { deadline: 'attempt', attempts: 2, backoffSeconds: 1, maxBackoffSeconds: 1 };
+const COMPENSATION: StepPolicy = { deadline: 'attempt', attempts: 8, backoffSeconds: 1, maxBackoffSeconds: 30 };
 
 type Failure = Extract<Outcome<unknown>, { ok: false }>;
 
@@ -38,15 +44,18 @@ class StepFailed extends Error {
 }
 
 /**
- * Runs a step under its policy: its activities (one, or several in parallel) race the step
- * timeout; technical failures are retried with backoff; a rejection or a timeout ends the step.
- * The SDK's composite tasks do not nest (a whenAll inside a whenAny never completes it), so the
- * parallel wait is a loop of whenAny over the activities still running and the timer.
+ * Runs a step under its policy: its activities (one, or several in parallel) race the timeout;
+ * technical failures are retried with capped exponential backoff; a rejection ends the step.
+ * Time is the workflow's own clock, so a replay decides the same. The SDK's composite tasks do
+ * not nest (a whenAll inside a whenAny never completes it), so the parallel wait is a loop of
+ * whenAny over the activities still running and the timer.
  */
 async function* runStep<T>(context: WorkflowContext, name: string, policy: StepPolicy, timeoutSeconds: number, start: () => Task<Outcome<unknown>>[]): AsyncGenerator<unknown, Outcome<T>, unknown> {
+  const startedAt = context.getCurrentUtcDateTime().getTime();
+  const elapsedSeconds = () => (context.getCurrentUtcDateTime().getTime() - startedAt) / 1000;
   for (let attempt = 1; ; attempt += 1) {
     const tasks = start();
-    const timer = context.createTimer(timeoutSeconds);
+    const timer = context.createTimer(policy.deadline === 'step' ? Math.max(timeoutSeconds - elapsedSeconds(), 0) : timeoutSeconds);
     let running = tasks.filter((task) => !task.isComplete);
     while (running.length > 0 && !timer.isComplete) {
       yield context.whenAny([...running, timer]);
@@ -62,8 +71,12 @@ async function* runStep<T>(context: WorkflowContext, name: string, policy: StepP
     });
     const combined = combine(outcomes);
     const outcome: Outcome<T> = combined.ok ? { ok: true, value: (tasks.length === 1 ? combined.value[0] : combined.value) as T } : combined;
-    if (outcome.ok || outcome.rejected || (outcome.code === 'TIMEOUT' && !policy.retryTimeouts) || attempt >= policy.attempts) return outcome;
-    yield context.createTimer(policy.backoffSeconds * 2 ** (attempt - 1));
+    if (outcome.ok || outcome.rejected || attempt >= policy.attempts) return outcome;
+    const backoff = Math.min(policy.backoffSeconds * 2 ** (attempt - 1), policy.maxBackoffSeconds);
+    if (policy.deadline === 'step' && (outcome.code === 'TIMEOUT' || elapsedSeconds() + backoff >= timeoutSeconds)) {
+      return outcome.code === 'TIMEOUT' ? outcome : { ...outcome, message: `${outcome.message} (still failing when ${name}'s ${timeoutSeconds} s ran out)` };
+    }
+    yield context.createTimer(backoff);
   }
 }
 

@@ -193,11 +193,44 @@ describe('placeOrder and the OrderSaga', () => {
     expect(rows[0]?.count).toBe('1');
   });
 
-  it('refuses an empty cart, a bad key and an unknown payment method before creating anything', async () => {
+  it('refuses an empty cart and a bad idempotency key', async () => {
     const empty = await graphql('bob', 'mutation { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: "abcdefgh-1") { id } }');
     expect(empty.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const badKey = await graphql('bob', 'mutation { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: "x") { id } }');
     expect(badKey.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses an unknown payment method before creating anything: no order, no saga, no idempotency record', async () => {
+    const orderCount = async () => (await inDatabase<{ count: string }>('orders', 'select count(*) from orders', []))[0]?.count;
+    await fillCart('bob', [[MOUSE, 1]]);
+    const before = await orderCount();
+    const key = randomUUID();
+    const unknown = await graphql('bob', 'mutation($key: String!) { placeOrder(input: { paymentMethod: "pm_card_bitcoin" }, idempotencyKey: $key) { id } }', { key });
+    expect(unknown.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(unknown.errors?.[0]?.message).toMatch(/unknown payment method "pm_card_bitcoin".*pm_card_visa/);
+    expect(await orderCount()).toBe(before);
+    // The key was never claimed: the same key places the order once the method is right (a claimed
+    // key would answer IDEMPOTENCY_KEY_REUSED for this other request).
+    const placed = await place('bob', 'pm_card_visa', key);
+    expect((await settled('bob', placed.id)).status).toBe('CONFIRMED');
+    expect(await orderCount()).toBe(String(Number(before) + 1));
+  });
+
+  it('refuses to cancel a confirmed order and changes nothing', async () => {
+    await fillCart('alice', [[KEYBOARD, 1]]);
+    const order = await settled('alice', (await place('alice', 'pm_card_visa')).id);
+    expect(order.status).toBe('CONFIRMED');
+    const stock = await stockOf(KEYBOARD);
+    const refused = await graphql('alice', 'mutation($id: ID!) { cancelOrder(id: $id) { id } }', { id: order.id });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(refused.errors?.[0]?.message).toMatch(/CONFIRMED and can no longer be cancelled/);
+    const after = await settled('alice', order.id);
+    expect(after).toEqual(order);
+    expect(await stockOf(KEYBOARD)).toEqual(stock);
+    expect(await inDatabase('payments', 'select status from payments where order_id = $1', [order.id])).toEqual([{ status: 'CAPTURED' }]);
+    expect(await inDatabase('payments', 'select count(*)::int as refunds from refunds where order_id = $1', [order.id])).toEqual([{ refunds: 0 }]);
+    const events = await inDatabase<{ type: string }>('orders', 'select type from outbox_events where subject = $1 order by type', [order.id]);
+    expect(events.map((event) => event.type)).not.toContain('agora.order.cancelled.v1');
   });
 
   it('waits for an asynchronous payment confirmation (3-D Secure), delivered by webhook and event, then confirms', async () => {

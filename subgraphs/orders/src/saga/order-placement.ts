@@ -3,7 +3,7 @@ import type { DaprWorkflowClient } from '@dapr/dapr';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
 import { enqueueEvent } from '@agora/events';
-import { domainCodeOf } from '@agora/internal-api';
+import { domainCodeOf, isPaymentMethod, PAYMENT_METHODS } from '@agora/internal-api';
 import { badInput, DomainError, ErrorCode, parseId, type Logger } from '@agora/service';
 import { currentTraceparent } from '@agora/telemetry';
 import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
@@ -35,7 +35,6 @@ interface IdempotencyRecord {
 }
 
 const KEY = /^[A-Za-z0-9_-]{8,100}$/;
-const PAYMENT_METHOD = /^pm_[A-Za-z0-9_]{1,60}$/;
 
 export interface PlaceOrderInput {
   paymentMethod: string;
@@ -63,7 +62,8 @@ async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrd
 
 export async function placeOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput, idempotencyKey: string): Promise<OrderEntity> {
   if (!KEY.test(idempotencyKey)) throw badInput('idempotencyKey must be 8 to 100 letters, digits, "-" or "_" (a UUID works)');
-  if (!PAYMENT_METHOD.test(input.paymentMethod)) throw badInput(`unknown payment method ${JSON.stringify(input.paymentMethod)}; use a test method such as pm_card_visa`);
+  // Checked before the key is claimed: an unknown method creates nothing (no record, order or saga).
+  if (!isPaymentMethod(input.paymentMethod)) throw badInput(`unknown payment method ${JSON.stringify(input.paymentMethod)}; use one of ${PAYMENT_METHODS.join(', ')}`, { paymentMethod: input.paymentMethod });
   const { lines, cartEtag: etag } = await linesToOrder(deps, userId, input);
   const fingerprint = createHash('sha256').update(JSON.stringify({ lines, paymentMethod: input.paymentMethod })).digest('hex');
 

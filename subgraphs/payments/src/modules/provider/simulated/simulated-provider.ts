@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockMode } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { PaymentMethod } from '@agora/internal-api';
 import type { Logger } from '@agora/service';
 import { signWebhook, SIGNATURE_HEADER, type ProviderWebhookEvent } from '../../../webhooks/webhook-signature.ts';
 import {
@@ -21,17 +22,20 @@ import { SimulatedCharge, type SimulatedChargeEntity, type SimulatedChargeStatus
 // the outcome (see TEST_CARDS and the payments README). It keeps its own idempotency records in
 // simulated_provider_charges and delivers signed webhooks to the payments app, as a real one would.
 
-/** The test payment methods and what a charge with them does. */
-export const TEST_CARDS = {
+/** The test payment methods (the list is @agora/internal-api's PAYMENT_METHODS) and what a charge with them does. */
+export const TEST_CARDS: Record<PaymentMethod, string> = {
   pm_card_visa: 'succeeds at once',
   pm_card_mastercard: 'succeeds at once',
   pm_card_chargeDeclined: 'is declined (card_declined)',
   pm_card_chargeDeclinedInsufficientFunds: 'is declined (insufficient_funds)',
   pm_card_threeDSecureRequired: 'needs confirmation; confirmed later by a signed webhook',
+  pm_card_threeDSecureCancelRefused: 'needs confirmation like pm_card_threeDSecureRequired, and the provider refuses to cancel it (as providers refuse to cancel a payment already processing)',
   pm_card_timeout: 'never answers',
   pm_card_flaky: 'fails transiently on the first two attempts per idempotency key, then succeeds',
-} as const;
-export type TestCard = keyof typeof TEST_CARDS;
+};
+export type TestCard = PaymentMethod;
+/** Methods that need an asynchronous confirmation. */
+const NEEDS_CONFIRMATION: ReadonlySet<string> = new Set<TestCard>(['pm_card_threeDSecureRequired', 'pm_card_threeDSecureCancelRefused']);
 
 const DECLINES: Record<string, string> = { pm_card_chargeDeclined: 'card_declined', pm_card_chargeDeclinedInsufficientFunds: 'insufficient_funds' };
 const FLAKY_FAILURES = 2;
@@ -254,7 +258,7 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
           charge.attempts += 1;
           if (method === 'pm_card_timeout') return 'hang';
           if (method === 'pm_card_flaky' && charge.attempts <= FLAKY_FAILURES) return 'transient';
-          if (method === 'pm_card_threeDSecureRequired') {
+          if (NEEDS_CONFIRMATION.has(method)) {
             charge.status = 'requires_confirmation';
             charge.confirmAt = options.confirmation.mode === 'manual' ? null : new Date(Date.now() + options.confirmation.delayMs);
             const snapshot = { ...charge };
@@ -298,6 +302,9 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
     async cancel(request: CancelRequest): Promise<CancelResult> {
       // A cancel that arrives first spends the charge's key: the charge, if it ever comes, is refused.
       return withCharge(request.chargeIdempotencyKey, { status: 'canceled' }, (charge): CancelResult => {
+        if (charge.method === 'pm_card_threeDSecureCancelRefused' && (charge.status === 'processing' || charge.status === 'requires_confirmation')) {
+          throw new ProviderRequestError(`payment ${charge.id} is being processed and cannot be canceled (pm_card_threeDSecureCancelRefused)`);
+        }
         switch (charge.status) {
           case 'processing':
           case 'requires_confirmation':

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The simulated provider's test payment methods (subgraphs/payments, TEST_CARDS). */
+export const PAYMENT_METHODS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_threeDSecureRequired', 'pm_card_flaky', 'pm_card_timeout'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+
+/** Seed catalog products (subgraphs/inventory/src/seeders/catalog.ts): plenty of notebooks and cables, three microphones. */
+export const PRODUCTS = {
+  notebook: '7c0a1000-0000-4000-8000-000000000010',
+  cable: '7c0a1000-0000-4000-8000-000000000014',
+  microphone: '7c0a1000-0000-4000-8000-000000000020',
+} as const;
+
+export interface LoadOptions {
+  gatewayUrl: string;
+  /** Access tokens of the customers; orders alternate between them. */
+  tokens: readonly string[];
+  orders: number;
+  /** Placements started per second (the load is spread so that faults land in the middle of it). */
+  ratePerSecond: number;
+  /** Payment methods in rotation (repeat one to weight it). */
+  methods: readonly PaymentMethod[];
+  /** A placement that keeps failing (the gateway or orders is down) is retried with its idempotency key until then. */
+  retryForMs: number;
+}
+
+export interface LoadResult {
+  /** Order ids the gateway returned. */
+  placed: string[];
+  /** Placements never acknowledged, with their last error (they may still exist: the answer can be lost). */
+  unacknowledged: { key: string; error: string }[];
+  /** Attempts that failed and were retried. */
+  retries: number;
+}
+
+export interface Load {
+  /** Placements acknowledged so far. */
+  progress(): number;
+  done: Promise<LoadResult>;
+}
+
+const PLACE_ORDER = 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id } }';
+
+function linesFor(index: number): { productId: string; quantity: number }[] {
+  const lines: { productId: string; quantity: number }[] = [{ productId: index % 3 === 0 ? PRODUCTS.cable : PRODUCTS.notebook, quantity: 1 + (index % 2) }];
+  // Every seventh order also wants a microphone: after three, stock runs out and those sagas compensate.
+  if (index % 7 === 3) lines.push({ productId: PRODUCTS.microphone, quantity: 1 });
+  return lines;
+}
+
+/** Places `orders` orders through the gateway at a steady rate, each retried (same key) while it fails. */
+export function startLoad(options: LoadOptions): Load {
+  let acknowledged = 0;
+  let retries = 0;
+  const placed: string[] = [];
+  const unacknowledged: LoadResult['unacknowledged'] = [];
+
+  const placeOne = async (index: number): Promise<void> => {
+    const key = randomUUID();
+    const body = JSON.stringify({ query: PLACE_ORDER, variables: { key, input: { paymentMethod: options.methods[index % options.methods.length], lines: linesFor(index) } } });
+    const deadline = Date.now() + options.retryForMs;
+    for (let attempt = 1; ; attempt += 1) {
+      let error: string;
+      try {
+        const response = await fetch(options.gatewayUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${options.tokens[index % options.tokens.length] ?? ''}` },
+          body,
+          signal: AbortSignal.timeout(30_000),
+        });
+        const result = (await response.json()) as { data?: { placeOrder?: { id: string } | null } | null; errors?: unknown[] };
+        const id = result.data?.placeOrder?.id;
+        if (id) {
+          placed.push(id);
+          acknowledged += 1;
+          return;
+        }
+        error = `HTTP ${response.status}: ${JSON.stringify(result.errors ?? result).slice(0, 300)}`;
+      } catch (caught) {
+        error = caught instanceof Error ? caught.message : String(caught);
+      }
+      if (Date.now() > deadline) {
+        unacknowledged.push({ key, error });
+        return;
+      }
+      retries += 1;
+      await sleep(Math.min(250 * 2 ** (attempt - 1), 3_000));
+    }
+  };
+
+  const done = (async () => {
+    const running: Promise<void>[] = [];
+    const interval = 1_000 / options.ratePerSecond;
+    const started = Date.now();
+    for (let index = 0; index < options.orders; index += 1) {
+      running.push(placeOne(index));
+      const next = started + (index + 1) * interval;
+      if (next > Date.now()) await sleep(next - Date.now());
+    }
+    await Promise.all(running);
+    return { placed, unacknowledged, retries };
+  })();
+  return { progress: () => acknowledged, done };
+}

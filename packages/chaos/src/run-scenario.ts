@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { passwordGrant } from '@agora/keycloak';
+import { launch, type RunningSystem } from '@agora/launcher';
+import { databasesOf } from './databases.ts';
+import { connectRedis, republishShuffled } from './event-streams.ts';
+import { startPostgresCluster, type PostgresCluster } from './infra/postgres-cluster.ts';
+import { waitFor } from './infra/processes.ts';
+import { startRedisServer, type RedisServer } from './infra/redis-server.ts';
+import { captureBaseline, checkInvariants, settle, type InvariantResults, type Settled } from './invariants.ts';
+import { startLoad, type LoadResult } from './load.ts';
+import { DEFAULT_METHODS, type Fault, type Scenario } from './scenarios.ts';
+
+const RUN_FILE = fileURLToPath(new URL('../../../dapr/dapr.yaml', import.meta.url));
+
+export interface RunSettings {
+  orders: number;
+  ratePerSecond: number;
+  /** Share of the orders acknowledged before the fault is injected. */
+  faultAfter: number;
+  settleTimeoutMs: number;
+  /** Where each scenario's system log goes. */
+  logDir: string;
+  /** Progress lines (scenario steps). */
+  log: (line: string) => void;
+}
+
+export interface ScenarioReport {
+  scenario: Scenario;
+  /** Set when the scenario could not run to its checks (start-up failed, the fault threw). */
+  error?: string;
+  invariants?: InvariantResults;
+  load?: LoadResult;
+  settled?: Settled;
+  faultNote?: string;
+  durationMs: number;
+  logFile: string;
+}
+
+/** The app settings every scenario runs with: quiet logs, no rate limit, short saga step timeouts. */
+const SUITE_ENV: Record<string, string> = {
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT_MAX: '100000',
+  SAGA_STEP_TIMEOUT_SECONDS: '20',
+  SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500',
+};
+
+interface Infra {
+  system: RunningSystem;
+  postgres: PostgresCluster;
+  redis: RedisServer;
+}
+
+async function inject(fault: Fault, infra: Infra, redisUrl: string): Promise<string> {
+  switch (fault.kind) {
+    case 'kill':
+      await infra.system.kill(fault.target, 'SIGKILL');
+      await sleep(500);
+      await infra.system.restart(fault.target);
+      return `${fault.target} killed and restarted`;
+    case 'pause':
+      await infra.system.kill(fault.target, 'SIGSTOP');
+      try {
+        await sleep(fault.ms);
+      } finally {
+        await infra.system.kill(fault.target, 'SIGCONT');
+      }
+      return `${fault.target} paused ${fault.ms} ms`;
+    case 'postgres-restart':
+      await infra.postgres.restart(fault.mode, fault.downMs);
+      return `postgres ${fault.mode} restart, down ${fault.downMs} ms`;
+    case 'redis-restart':
+      await infra.redis.restart(fault.downMs);
+      return `redis down ${fault.downMs} ms`;
+    case 'duplicate-events': {
+      const redis = connectRedis(redisUrl);
+      try {
+        return `${await republishShuffled(redis)} events re-published mid-load`;
+      } finally {
+        redis.disconnect();
+      }
+    }
+    case 'none':
+      return 'no injection';
+  }
+}
+
+/** Starts a fresh system on its own PostgreSQL and Redis, loads it, injects the fault, settles and checks. Always cleans up. */
+export async function runScenario(scenario: Scenario, settings: RunSettings): Promise<ScenarioReport> {
+  const started = Date.now();
+  const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  mkdirSync(settings.logDir, { recursive: true });
+  const logFile = join(settings.logDir, `${slug}.log`);
+  const note = (line: string) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+  const report: ScenarioReport = { scenario, durationMs: 0, logFile };
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const prefix = `chaos_${slug.replace(/-/g, '_').slice(0, 24)}_${randomBytes(3).toString('hex')}`;
+
+  try {
+    settings.log(`${scenario.name}: starting PostgreSQL, Redis and the system`);
+    const postgres = await startPostgresCluster();
+    cleanups.push(() => postgres.stop());
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.stop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'agora-chaos-data-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const system = await launch({
+      runFile: RUN_FILE,
+      dataDir,
+      databaseUrl: postgres.url.href,
+      databasePrefix: prefix,
+      ports: 'auto',
+      redisUrl: redis.url,
+      sidecars: 'processes',
+      readyTimeoutMs: 90_000,
+      extraEnv: { ...SUITE_ENV, ...scenario.env },
+      onEvent: (event) => note(event.type === 'log' ? `[${event.app}] ${event.line}` : `step ${event.name} ${event.status} ${event.detail ?? ''}`),
+    });
+    cleanups.push(() => system.stop());
+    const infra: Infra = { system, postgres, redis };
+    const db = databasesOf(postgres.url, prefix);
+    const events = connectRedis(redis.url);
+    cleanups.push(async () => events.disconnect());
+
+    const tokens = await Promise.all(
+      (['alice', 'bob'] as const).map(async (user) => (await passwordGrant({ issuer: system.issuer, clientId: 'agora-cli', username: user, password: `${user}-dev-password` })).accessToken),
+    );
+    const baseline = await captureBaseline(db);
+
+    settings.log(`${scenario.name}: placing ${settings.orders} orders at ${settings.ratePerSecond}/s`);
+    const load = startLoad({ gatewayUrl: system.gatewayUrl, tokens, orders: settings.orders, ratePerSecond: settings.ratePerSecond, methods: scenario.methods ?? DEFAULT_METHODS, retryForMs: 90_000 });
+    const threshold = Math.max(1, Math.floor(settings.orders * settings.faultAfter));
+    await Promise.race([waitFor('the load did not reach the fault threshold', 120_000, async () => load.progress() >= threshold), load.done]);
+    note(`fault ${JSON.stringify(scenario.fault)} at ${load.progress()} acknowledged`);
+    settings.log(`${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
+    report.faultNote = await inject(scenario.fault, infra, redis.url);
+    report.load = await load.done;
+    if (scenario.fault.kind === 'duplicate-events') {
+      await sleep(2_000);
+      report.faultNote += `, ${await republishShuffled(events)} after it`;
+    }
+    note(`load done: ${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries`);
+
+    settings.log(`${scenario.name}: waiting for every saga and event to settle`);
+    report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);
+    note(`settled ${JSON.stringify(report.settled)}`);
+    report.invariants = await checkInvariants(db, events, baseline, report.load.placed);
+  } catch (error) {
+    report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    note(`error: ${report.error}`);
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => note(`cleanup failed: ${String(error)}`));
+    report.durationMs = Date.now() - started;
+  }
+  return report;
+}

@@ -20,6 +20,8 @@ export interface SidecarContext {
   stateStores: Map<string, StateStore>;
   pubsubs: Map<string, PubSub>;
   secretStores: Map<string, SecretStore>;
+  /** Each loaded component's metadata with its `secretKeyRef`s resolved, by component name. */
+  componentMetadata: Map<string, Record<string, string>>;
   /** HTTP origins of the sidecars of other apps of the same launch, by app id. */
   peers: Map<string, string>;
   /** Retry, timeout and circuit-breaker policies from the Resiliency resources. */

@@ -72,6 +72,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     stateStores: components.stateStores,
     pubsubs: components.pubsubs,
     secretStores: components.secretStores,
+    componentMetadata: components.metadata,
     peers: new Map(Object.entries(options.peers ?? {})),
     resiliency: buildResiliency(resources.resiliencies, logger),
     appReady,

@@ -42,6 +42,8 @@ export interface Components {
   actorStateStore: ActorStateStore | undefined;
   pubsubs: Map<string, PubSub>;
   secretStores: Map<string, SecretStore>;
+  /** Each loaded component's metadata with its `secretKeyRef`s resolved, by component name. */
+  metadata: Map<string, Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -62,20 +64,18 @@ export async function buildComponents(specs: readonly ComponentSpec[], appId: st
     actorStateStore: undefined,
     pubsubs: new Map(),
     secretStores: new Map(),
+    metadata: new Map(),
     async close() {
       const all = [...this.pubsubs.values(), ...this.stateStores.values(), ...this.secretStores.values()];
       await Promise.allSettled(all.map((component) => component.close()));
     },
   };
   try {
-    const inputFor = async (spec: ComponentSpec): Promise<ComponentInput> => ({
-      name: spec.name,
-      metadata: await resolveMetadata(spec, components.secretStores),
-      appId,
-      baseDir: dirname(spec.file),
-      logger: logger.child({ component: spec.name }),
-      env,
-    });
+    const inputFor = async (spec: ComponentSpec): Promise<ComponentInput> => {
+      const metadata = await resolveMetadata(spec, components.secretStores);
+      components.metadata.set(spec.name, metadata);
+      return { name: spec.name, metadata, appId, baseDir: dirname(spec.file), logger: logger.child({ component: spec.name }), env };
+    };
     for (const spec of specs) {
       const create = secretStoreFactories[spec.type];
       if (create) components.secretStores.set(spec.name, await create(await inputFor(spec)));
@@ -116,7 +116,9 @@ async function resolveMetadata(spec: ComponentSpec, secretStores: Map<string, Se
     const secret = await store.get(item.secretKeyRef.name);
     const value = secret?.[item.secretKeyRef.key ?? item.secretKeyRef.name];
     if (value === undefined) {
-      throw new ResourceError(`component ${spec.name} (${spec.file}): secret ${item.secretKeyRef.name}${item.secretKeyRef.key ? `/${item.secretKeyRef.key}` : ''} is not in secret store ${storeName}`);
+      throw new ResourceError(
+        `component ${spec.name} (${spec.file}): metadata ${item.name}: secret ${item.secretKeyRef.name}${item.secretKeyRef.key ? `/${item.secretKeyRef.key}` : ''} is not in secret store ${storeName}`,
+      );
     }
     resolved[item.name] = value;
   }

@@ -131,8 +131,9 @@ function keyPrefix(strategy: string, storeName: string, appId: string): string |
 
 /** Maps an app's key to the store's key; daprd lower-cases the keyPrefix value (custom prefixes included). */
 function keyMapperFor(context: SidecarContext, storeName: string): (key: string) => string {
-  const spec = context.resources.components.find((component) => component.name === storeName);
-  const strategy = (spec?.metadata.find((item) => item.name.toLowerCase() === 'keyprefix')?.value || 'appid').toLowerCase();
+  // The resolved metadata: a keyPrefix may come from a secretKeyRef.
+  const metadata = context.componentMetadata.get(storeName) ?? {};
+  const strategy = (Object.entries(metadata).find(([name]) => name.toLowerCase() === 'keyprefix')?.[1] || 'appid').toLowerCase();
   const prefix = keyPrefix(strategy, storeName, context.appId);
   return (key) => {
     if (key.includes(KEY_SEPARATOR)) throw malformed(`input key/keyPrefix '${key}' can't contain '${KEY_SEPARATOR}'`);

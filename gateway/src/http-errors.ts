@@ -5,21 +5,26 @@ import { ErrorCode } from '@agora/service';
 export class HttpRefusal extends Error {
   override name = 'HttpRefusal';
   readonly statusCode: number;
-  readonly code: ErrorCode;
+  readonly code: RefusalCode;
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(statusCode: number, code: ErrorCode, message: string) {
+  constructor(statusCode: number, code: RefusalCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.statusCode = statusCode;
     this.code = code;
+    this.headers = headers;
   }
 }
 
-const graphQLErrorBody = (code: ErrorCode, message: string) => ({ errors: [{ message, extensions: { code } }] });
+/** Our codes, plus Apollo's BAD_REQUEST for requests malformed at the HTTP level (as a batch is). */
+export type RefusalCode = ErrorCode | 'BAD_REQUEST';
+
+const graphQLErrorBody = (code: RefusalCode, message: string) => ({ errors: [{ message, extensions: { code } }] });
 
 /** Fastify error handler: refusals and oversized bodies get coded GraphQL errors; the rest Fastify's default. */
 export function refusalHandler(bodyLimitBytes: number) {
   return (error: FastifyError | HttpRefusal, _request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof HttpRefusal) return reply.code(error.statusCode).send(graphQLErrorBody(error.code, error.message));
+    if (error instanceof HttpRefusal) return reply.code(error.statusCode).headers(error.headers).send(graphQLErrorBody(error.code, error.message));
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send(graphQLErrorBody(ErrorCode.PAYLOAD_TOO_LARGE, `Request body is larger than ${bodyLimitBytes} bytes`));
     }

@@ -7,7 +7,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations
 import type { FastifyRequest } from 'fastify';
 import { AuthenticationError, createClientCredentialsTokenSource, createOidcTokenVerifier, type Caller, type TokenVerifier } from '@agora/auth';
 import { createHttpServer, createLogger, ErrorCode, formatGraphQLError, graphqlTelemetryPlugin } from '@agora/service';
-import { createAuthenticate } from './authentication.ts';
+import { createAuthenticate, refuseTokenInQuery } from './authentication.ts';
 import type { GatewayContext } from './context.ts';
 import type { GatewayEnv } from './env.ts';
 import { refusalHandler } from './http-errors.ts';
@@ -119,8 +119,9 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const handler = fastifyApolloHandler(apollo, { context });
   const limitRate = await registerRateLimit(app, env, authenticate, logger);
   app.setErrorHandler(refusalHandler(env.BODY_LIMIT_BYTES));
-  app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest: limitRate, handler });
-  app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest: limitRate, handler });
+  const onRequest = [refuseTokenInQuery, limitRate];
+  app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
+  app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });

@@ -10,7 +10,9 @@ import { passwordGrant } from '@agora/keycloak';
 // Sagas survive their service dying: 200 orders in flight, then kill -9 of the orders app and
 // later of its sidecar (each its own process here, with Redis Streams pub/sub so that events
 // outlive them too). Every saga must end, nobody is charged twice, stock and payments agree
-// with the confirmed orders, and no event is lost or applied twice.
+// with the confirmed orders, and no event is lost or applied twice. Step and payment-confirmation
+// timeouts are long: on a loaded 2-core machine, recovery may take longer than their defaults,
+// and this test is about crashes, not timeouts (saga.test.ts covers those).
 //
 // The pub/sub topics are Redis streams named after them (orders, payments, inventory); this
 // test deletes them before and after, so run it against a Redis no live system uses.
@@ -47,7 +49,7 @@ beforeAll(async () => {
     ports: 'auto',
     redisUrl: REDIS_URL,
     sidecars: 'processes',
-    extraEnv: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000', SAGA_STEP_TIMEOUT_SECONDS: '120', SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500' },
+    extraEnv: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000', SAGA_STEP_TIMEOUT_SECONDS: '120', PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '120', SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500' },
   });
 }, 120_000);
 

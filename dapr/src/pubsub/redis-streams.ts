@@ -282,11 +282,30 @@ class StreamConsumer implements Subscription {
     if (outcome === 'ack') await this.#ack(entry.id);
   }
 
+  /**
+   * Retries an XACK that failed (Redis restarting, a connection lost) until it succeeds: the app has
+   * handled the message, and an entry left pending would be delivered again after processingTimeout.
+   * The entry stays in flight meanwhile, so the reclaim loop leaves it alone. Only a stop gives up,
+   * leaving it pending for redelivery (at least once).
+   */
   async #ack(id: string): Promise<void> {
     const { client, topic, group, logger } = this.#options;
-    await client.call('XACK', topic, group, id).catch((error: unknown) => {
-      logger.error({ topic, messageId: id, error: errorText(error) }, 'redis streams: error acknowledging message; it will be redelivered');
-    });
+    let backoff: IBackoff<unknown> | undefined;
+    for (;;) {
+      try {
+        await client.call('XACK', topic, group, id);
+        if (backoff) logger.info({ topic, messageId: id }, 'redis streams: acknowledged the message after retrying');
+        return;
+      } catch (error) {
+        if (this.#stopped()) {
+          logger.error({ topic, messageId: id, error: errorText(error) }, 'redis streams: error acknowledging message while stopping; it will be redelivered');
+          return;
+        }
+        if (!backoff) logger.warn({ topic, messageId: id, error: errorText(error) }, 'redis streams: error acknowledging message; retrying');
+        backoff = backoff ? backoff.next(undefined) : READ_ERROR_BACKOFF.next();
+        await sleep(backoff.duration, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+      }
+    }
   }
 }
 

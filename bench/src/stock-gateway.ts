@@ -25,7 +25,7 @@ interface ApolloServerModule {
   ApolloServer: new (config: { gateway: ApolloGateway }) => unknown;
 }
 interface StandaloneModule {
-  startStandaloneServer(this: void, server: unknown, options: { listen: { host: string; port: number }; context: (args: { req: IncomingMessage }) => Promise<StockContext> }): Promise<{ url: string }>;
+  startStandaloneServer: (server: unknown, options: { listen: { host: string; port: number }; context: (args: { req: IncomingMessage }) => Promise<StockContext> }) => Promise<{ url: string }>;
 }
 const supergraphPath = new URL('../../gateway/supergraph.graphql', import.meta.url);
 const fromGateway = createRequire(new URL('../../gateway/package.json', import.meta.url));

@@ -3,7 +3,8 @@
 // local OIDC provider, sidecars in this process with in-memory pub/sub.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { passwordGrant } from '@agora/keycloak';
 import { launch, type RunningSystem } from '@agora/launcher';
 import { dropDatabases, testServerUrl } from '@agora/testing';
@@ -136,4 +137,23 @@ export function appPid(root: number, dir: string): number | undefined {
       return false;
     }
   })?.pid;
+}
+
+interface PgClient {
+  connect(): Promise<void>;
+  query<T>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;
+  end(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+// pg comes from @agora/testing (the same 8.23.0 the services use), until bench/package.json lists it.
+const fromTesting = createRequire(fileURLToPath(new URL('../../packages/testing/package.json', import.meta.url)));
+
+/** A connected PostgreSQL client for one of the system's databases. */
+export async function connectDatabase(url: string): Promise<PgClient> {
+  const pgModule = (await import(pathToFileURL(fromTesting.resolve('pg')).href)) as { default: { Client: new (config: { connectionString: string }) => PgClient } };
+  const client = new pgModule.default.Client({ connectionString: url });
+  // A server restart (another suite's chaos) ends the connection: the next query fails with the reason, not the process.
+  client.on('error', (error) => process.stderr.write(`benchmark database connection lost: ${error.message}\n`));
+  await client.connect();
+  return client;
 }

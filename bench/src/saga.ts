@@ -1,0 +1,156 @@
+// The order saga end to end: placeOrder through the gateway until the order is CONFIRMED, a
+// bounded number of orders with CONCURRENCY in flight, on the system as the end-to-end tests
+// launch it. Confirmation is seen by polling the orders database (not the gateway, so that the
+// watching adds no load to what is measured).
+//   node bench/src/saga.ts   (or `pnpm bench saga`)
+import { randomUUID } from 'node:crypto';
+import { barChart } from './chart.ts';
+import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
+import { accessToken, connectDatabase, launchSystem, postGraphQL } from './system.ts';
+
+const CONCURRENCY = 30;
+const WARMUP = 30;
+const COUNT = 300;
+const MAX_SECONDS = 120;
+const POLL_MS = 20;
+/** The seed catalog's notebook (stock 500), restocked by COUNT + WARMUP before the run. */
+const PRODUCT = '7c0a1000-0000-4000-8000-000000000010';
+const GOAL = { throughput: 100, p95Ms: 300 } as const;
+/** Dapr 1.17–1.18 published workflow throughput (5 chained activities, 30 concurrent). */
+const DAPR = [28, 48] as const;
+
+const PLACE_ORDER = 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id status } }';
+
+interface Outcome {
+  /** placeOrder sent → CONFIRMED seen, ms. */
+  latency: number;
+  /** placeOrder sent → its answer (the PENDING order), ms. */
+  placed: number;
+  status: string;
+  confirmedAt: number;
+}
+
+export async function run(): Promise<void> {
+  const start = runStart();
+  const system = await launchSystem();
+  try {
+    const ordersDatabase = system.apps.find((app) => app.id === 'orders')?.database;
+    if (!ordersDatabase) throw new Error('the orders app has no database');
+    const database = await connectDatabase(ordersDatabase);
+    const [alice, bob, admin] = await Promise.all([accessToken(system.issuer, 'alice'), accessToken(system.issuer, 'bob'), accessToken(system.issuer, 'admin')]);
+    const restock = await postGraphQL(system.gatewayUrl, 'mutation($id: ID!, $quantity: Int!) { restockProduct(id: $id, quantity: $quantity) { stock } }', {
+      token: admin,
+      variables: { id: PRODUCT, quantity: COUNT + WARMUP },
+    });
+    if (restock.body.errors) throw new Error(`restock failed: ${restock.text}`);
+
+    // One poller for every order in flight: id → its resolver.
+    const waiting = new Map<string, (status: string) => void>();
+    const stopPolling = new AbortController();
+    const poller = (async () => {
+      while (!stopPolling.signal.aborted) {
+        if (waiting.size > 0) {
+          const { rows } = await database.query<{ id: string; status: string }>("select id, status from orders where id = any($1::uuid[]) and status <> 'PENDING'", [[...waiting.keys()]]);
+          for (const row of rows) {
+            waiting.get(row.id)?.(row.status);
+            waiting.delete(row.id);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+    })();
+
+    const placeAndWait = async (index: number): Promise<Outcome> => {
+      const began = performance.now();
+      const answer = await postGraphQL(system.gatewayUrl, PLACE_ORDER, {
+        token: index % 2 === 0 ? alice : bob,
+        variables: { key: randomUUID(), input: { paymentMethod: 'pm_card_visa', lines: [{ productId: PRODUCT, quantity: 1 }] } },
+      });
+      const placed = performance.now() - began;
+      const id = (answer.body.data as { placeOrder?: { id: string } } | undefined)?.placeOrder?.id;
+      if (!id) throw new Error(`placeOrder failed: ${answer.text.slice(0, 300)}`);
+      const status = await new Promise<string>((resolve) => waiting.set(id, resolve));
+      const confirmedAt = performance.now();
+      return { latency: confirmedAt - began, placed, status, confirmedAt };
+    };
+    const drive = async (count: number, deadline: number): Promise<Outcome[]> => {
+      const outcomes: Outcome[] = [];
+      let next = 0;
+      const lane = async () => {
+        while (next < count && performance.now() < deadline) {
+          next += 1;
+          outcomes.push(await placeAndWait(next));
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+      return outcomes;
+    };
+
+    process.stdout.write(`${WARMUP} orders to warm up, then ${COUNT} with pm_card_visa, ${CONCURRENCY} in flight (at most ${MAX_SECONDS} s)…\n`);
+    await drive(WARMUP, performance.now() + 60_000);
+    const began = performance.now();
+    const outcomes = await drive(COUNT, began + MAX_SECONDS * 1_000);
+    stopPolling.abort();
+    await poller;
+    await database.end();
+    report(outcomes, began, start);
+  } finally {
+    await system.remove();
+  }
+}
+
+function report(outcomes: Outcome[], began: number, start: ReturnType<typeof runStart>): void {
+  const confirmed = outcomes.filter((outcome) => outcome.status === 'CONFIRMED');
+  const seconds = (Math.max(...outcomes.map((outcome) => outcome.confirmedAt)) - began) / 1_000;
+  const throughput = confirmed.length / seconds;
+  const latencies = ascending(confirmed.map((outcome) => outcome.latency));
+  const placed = ascending(outcomes.map((outcome) => outcome.placed));
+  const p50 = percentile(latencies, 50);
+  const p95 = percentile(latencies, 95);
+  const others = Object.entries(Object.groupBy(outcomes.filter((outcome) => outcome.status !== 'CONFIRMED'), (outcome) => outcome.status)).map(([status, group]) => `${group?.length ?? 0} ${status}`);
+  const summary = table(
+    ['', 'measured', 'goal (issue 8)', 'measured ÷ goal', 'Dapr 1.17–1.18 workflows (published)', 'measured ÷ Dapr best'],
+    [
+      ['throughput', `${throughput.toFixed(1)} sagas/s`, `≥ ${GOAL.throughput} sagas/s ${throughput >= GOAL.throughput ? 'met' : 'not met'}`, ratio(throughput, GOAL.throughput), `${DAPR[0]}–${DAPR[1]} wf/s`, ratio(throughput, DAPR[1])],
+      ['p95 placeOrder → CONFIRMED', `${p95.toFixed(0)} ms`, `< ${GOAL.p95Ms} ms ${p95 < GOAL.p95Ms ? 'met' : 'not met'}`, ratio(p95, GOAL.p95Ms), '', ''],
+      ['p50 placeOrder → CONFIRMED', `${p50.toFixed(0)} ms`, '', '', '', ''],
+      ['p50 / p95 placeOrder answer (PENDING)', `${percentile(placed, 50).toFixed(0)} / ${percentile(placed, 95).toFixed(0)} ms`, '', '', '', ''],
+    ],
+  );
+  const host = machine(start);
+  const outcome = `${confirmed.length} of ${COUNT} orders confirmed in ${seconds.toFixed(1)} s${others.length > 0 ? `; others: ${others.join(', ')}` : ''}.`;
+  process.stdout.write(`\n${summary}\n\n${outcome}\n${host}\n`);
+  const chart = writeResult(
+    'saga.svg',
+    barChart({
+      title: `Order sagas, placeOrder → CONFIRMED, ${CONCURRENCY} in flight`,
+      unit: '',
+      groups: [
+        { label: 'throughput (sagas/s)', bars: [{ label: 'Agora', value: throughput }, { label: 'Dapr published, best', value: DAPR[1] }], mark: { label: 'goal', value: GOAL.throughput } },
+        { label: 'latency (ms)', bars: [{ label: 'p50', value: p50 }, { label: 'p95', value: p95 }], mark: { label: 'goal p95 <', value: GOAL.p95Ms } },
+      ],
+    }),
+  );
+  const path = writeResult(
+    'saga.md',
+    [
+      '# Saga benchmark',
+      '',
+      `${start.date}, \`pnpm bench saga\` (bench/src/saga.ts): ${COUNT} orders (after ${WARMUP} for warm-up), each one line of 1 notebook paid with \`pm_card_visa\`, alternately by alice and bob, ${CONCURRENCY} in flight, each lane placing its next order once its previous one is confirmed. \`placeOrder\` goes through the gateway over HTTP; the order counts as confirmed when a poll of the orders database (every ${POLL_MS} ms, so latencies are up to ${POLL_MS} ms late) sees it CONFIRMED. The system is launched as the end-to-end tests launch it: the machine's PostgreSQL (a database prefix of its own, dropped after), the local OIDC provider, the local Dapr sidecars in the launcher's process with in-memory pub/sub and the workflow state in PostgreSQL, rate limits raised out of the way. The notebook was restocked by ${COUNT + WARMUP} through the admin \`restockProduct\` mutation first.`,
+      '',
+      `Machine: ${host}.`,
+      '',
+      summary,
+      '',
+      outcome,
+      '',
+      "Dapr's figures are for its own workflow test (5 chained activities, 30 concurrent, no HTTP or GraphQL in front); a saga here is more work per instance (reserve stock, charge, confirm, outbox events). bench/results/workflow.md measures the local sidecar's workflow engine on that same test.",
+      '',
+      '![sagas](saga.svg)',
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(`written to ${path} and ${chart}\n`);
+}
+
+if (import.meta.main) await run();

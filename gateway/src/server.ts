@@ -12,6 +12,7 @@ import type { GatewayContext } from './context.ts';
 import type { GatewayEnv } from './env.ts';
 import { refusalHandler } from './http-errors.ts';
 import { queryLimits } from './limits.ts';
+import { operationResolutionPlugin } from './operation-resolution.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { SubgraphDataSource } from './subgraph-data-source.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
@@ -90,6 +91,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     formatError: (formatted, error) => formatGraphQLError(formatted, error, development),
     plugins: [
       ...limits.plugins,
+      operationResolutionPlugin(),
       fastifyApolloDrainPlugin(app),
       graphqlTelemetryPlugin(),
       development ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),

@@ -439,6 +439,11 @@ describe('forged and misused tokens at the gateway (401 UNAUTHENTICATED, nothing
       expect(answer.errors?.[0]?.message).toMatch(/Authorization header/);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_request"/);
     }
+    // RFC 6750 §2.2, the form-encoded body: the gateway parses no forms, so it never reads the token.
+    const form = await withoutEffect(real, () =>
+      fetch(real.gateway.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: token, query: RESTOCK }) }),
+    );
+    expect(form.status).toBe(415);
   });
 });
 
@@ -464,6 +469,10 @@ describe('roles in the wrong place', () => {
 const aliases = (count: number) => `query Aliases { ${Array.from({ length: count }, (_, i) => `a${i}: products { totalCount }`).join(' ')} }`;
 const deep = (depth: number) => `query Deep { me { ${'orders { customer { '.repeat((depth - 1) / 2)}id${' } }'.repeat((depth - 1) / 2)} } }`;
 const FRAGMENT_CYCLE = 'query Cycle { ...A } fragment A on Query { products { totalCount } ...B } fragment B on Query { ...C } fragment C on Query { ...A }';
+/** Each fragment spreads the previous one twice: 2^levels fields once expanded, in a few hundred bytes. */
+const fragmentFanOut = (levels: number) =>
+  `query FanOut { ...F${levels} } fragment F0 on Query { products { totalCount } } ${Array.from({ length: levels }, (_, i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`).join(' ')}`;
+const manyOperations = (count: number) => Array.from({ length: count }, (_, i) => `query Op${i} { products { totalCount } }`).join(' ');
 const batch = (count: number) => JSON.stringify(Array.from({ length: count }, (_, i) => ({ query: `query Op${i} { products { totalCount } }` })));
 const json = (query: string) => JSON.stringify({ query });
 
@@ -482,8 +491,20 @@ const bombs: Bomb[] = [
   },
   { name: 'a query 50 levels deep', body: json(deep(51)), expected: () => ({ status: 400, codes: ['QUERY_TOO_COMPLEX'], limit: 'depth' }) },
   { name: 'a fragment cycle', body: json(FRAGMENT_CYCLE), expected: () => ({ status: 400, codes: ['GRAPHQL_VALIDATION_FAILED'] }) },
+  { name: 'fragments fanning out to 2^40 fields', body: json(fragmentFanOut(40)), expected: () => ({ status: 400, codes: ['QUERY_TOO_COMPLEX'], limit: 'cost' }) },
+  // Regression: Apollo Gateway's executor threw here, answering 500 INTERNAL_SERVER_ERROR.
+  { name: '100 operations in one document without operationName', body: json(manyOperations(100)), expected: () => ({ status: 400, codes: ['OPERATION_RESOLUTION_FAILURE'] }) },
   { name: 'a batch of 100 operations', body: batch(100), expected: () => ({ status: 400, codes: ['BAD_REQUEST'] }) },
 ];
+
+describe('operation selection', () => {
+  it('answers an unknown operationName with 400 OPERATION_RESOLUTION_FAILURE, not 500', async () => {
+    const body = JSON.stringify({ query: 'query A { products { totalCount } } query B { products { totalCount } }', operationName: 'C' });
+    const response = await withoutEffect(real, () => send(real.gateway.url, body));
+    expect({ status: response.status, codes: response.errors?.map((error) => error.extensions?.code) }).toEqual({ status: 400, codes: ['OPERATION_RESOLUTION_FAILURE'] });
+    expect(response.errors?.[0]?.message).toBe('Unknown operation named "C"');
+  });
+});
 
 describe.each([
   ['default limits, realm issuer', () => real],

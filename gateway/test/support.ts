@@ -61,8 +61,6 @@ export async function eventually<T>(attempt: () => Promise<T>, accept: (value: T
 export const EXTERNAL_ISSUER_VARIABLE = 'AGORA_TEST_OIDC_ISSUER';
 
 export interface SuiteIssuer extends TestIssuer {
-  /** True when the tokens come from AGORA_TEST_OIDC_ISSUER rather than a local provider. */
-  readonly external: boolean;
   /** The whole token response of a password grant by `agora-cli`, obtained with openid-client. */
   passwordTokens(user: DevUser, scope?: string): Promise<oidc.TokenEndpointResponse>;
   /** A refresh token grant by `agora-cli`; rejects when the issuer refuses the token. */
@@ -88,7 +86,6 @@ export async function startSuiteIssuer(): Promise<SuiteIssuer> {
     const cached = new Map<DevUser, Promise<string>>();
     return {
       issuer,
-      external: provider === undefined,
       passwordTokens,
       refresh: (refreshToken) => oidc.refreshTokenGrant(cli, refreshToken),
       tokenFor(user) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { metrics, trace } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, MetricReader, type HistogramMetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type WorkflowActivityContext, type WorkflowContext, type WorkflowRuntime } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,5 +266,36 @@ describe('workflow telemetry', () => {
 
     expect(await counter('dapr_runtime_workflow_started_total', 'greeting')).toBe(startedBefore + 1);
     expect(await counter('dapr_runtime_workflow_finished_total', 'greeting', 'COMPLETED')).toBe(completedBefore + 1);
+  });
+
+  it('records the latency of every orchestrator step and every activity in histograms', async () => {
+    const histogram = async (name: string, match: Record<string, string>) => {
+      const { resourceMetrics } = await metricReader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((candidate) => candidate.descriptor.name === name) as HistogramMetricData | undefined;
+      const points = (metric?.dataPoints ?? []).filter((point) => Object.entries(match).every(([key, value]) => point.attributes[key] === value));
+      return {
+        unit: metric?.descriptor.unit,
+        count: points.reduce((sum, point) => sum + point.value.count, 0),
+        sum: points.reduce((sum, point) => sum + (point.value.sum ?? 0), 0),
+        bucketed: points.reduce((sum, point) => sum + point.value.buckets.counts.reduce((a, b) => a + b, 0), 0),
+      };
+    };
+    const steps = () => histogram('dapr_runtime_workflow_step_latency_ms', { app_id: 'workflow-app', workflow_name: 'greeting' });
+    const activities = () => histogram('dapr_runtime_workflow_activity_latency_ms', { app_id: 'workflow-app', activity_name: 'greet', status: 'success' });
+    const [stepsBefore, activitiesBefore] = [await steps(), await activities()];
+
+    const id = uniqueId('measured');
+    await post(`/greeting/start?instanceID=${id}`, 'metrics');
+    await untilStatus(id, 'COMPLETED');
+
+    const [stepsAfter, activitiesAfter] = [await steps(), await activities()];
+    // greeting: start → first activity, its result → second activity, its result → completion.
+    expect(stepsAfter.count - stepsBefore.count).toBe(3);
+    expect(activitiesAfter.count - activitiesBefore.count).toBe(2);
+    for (const [after, before] of [[stepsAfter, stepsBefore], [activitiesAfter, activitiesBefore]] as const) {
+      expect(after.unit).toBe('ms');
+      expect(after.bucketed - before.bucketed).toBe(after.count - before.count);
+      expect(after.sum - before.sum).toBeGreaterThanOrEqual(0);
+    }
   });
 });

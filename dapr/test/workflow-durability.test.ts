@@ -204,6 +204,21 @@ describe('workflow durability across crashes and restarts', () => {
     for (const runs of await effectsOnce('sidecar-kill')) expect(runs).toBeGreaterThanOrEqual(2);
   }, 40_000);
 
+  it('completes every instance after the app and its sidecar are killed together mid-workflow and both restart', async () => {
+    await tellApp('hold');
+    const ids = await startInstances('both-kill');
+    await untilFirstStepsRan('both-kill');
+    // The host goes down: neither process gets to say goodbye.
+    await Promise.all([app.kill9(), sidecar.kill9()]);
+    sidecar = await startSidecarProcess();
+    app = await startApp({ hold: false });
+    await untilCompleted(ids, 25_000);
+    // Each first step ran in the killed app and again after the restart; every effect exists once.
+    for (const runs of await effectsOnce('both-kill')) expect(runs).toBeGreaterThanOrEqual(2);
+    const later = await appPool.query<{ runs: string }>("SELECT count(*) AS runs FROM executions WHERE instance_id LIKE 'both-kill-%' AND step > 1 GROUP BY instance_id, step");
+    expect(later.rows.map((row) => Number(row.runs))).toEqual(ids.flatMap(() => Array.from({ length: STEPS - 1 }, () => 1)));
+  }, 40_000);
+
   it('completes every instance across a PostgreSQL restart mid-workflow', async () => {
     await tellApp('hold');
     const ids = await startInstances('pg-restart');

@@ -81,7 +81,7 @@ export function startLoad(options: LoadOptions): Load {
         error = caught instanceof Error ? caught.message : String(caught);
       }
       if (Date.now() > deadline) {
-        unacknowledged.push({ key, error });
+        unacknowledged.push({ key, error: `${attempt} attempts, last: ${error}` });
         return;
       }
       retries += 1;

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { passwordGrant } from '@agora/keycloak';
 import { launch, type RunningSystem } from '@agora/launcher';
-import { databasesOf } from './databases.ts';
+import { databasesOf, type Databases } from './databases.ts';
 import { connectRedis, republishShuffled } from './event-streams.ts';
 import { startPostgresCluster, type PostgresCluster } from './infra/postgres-cluster.ts';
 import { waitFor } from './infra/processes.ts';
@@ -23,6 +24,8 @@ export interface RunSettings {
   /** Share of the orders acknowledged before the fault is injected. */
   faultAfter: number;
   settleTimeoutMs: number;
+  /** How long a failing placement is retried (same idempotency key). */
+  retryForMs: number;
   /** Where each scenario's system log goes. */
   logDir: string;
   /** Progress lines (scenario steps). */
@@ -49,13 +52,7 @@ const SUITE_ENV: Record<string, string> = {
   SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500',
 };
 
-interface Infra {
-  system: RunningSystem;
-  postgres: PostgresCluster;
-  redis: RedisServer;
-}
-
-async function inject(fault: Fault, infra: Infra, redisUrl: string): Promise<string> {
+async function inject(fault: Fault, infra: Pick<Environment, 'system' | 'postgres' | 'redis'>, redisUrl: string): Promise<string> {
   switch (fault.kind) {
     case 'kill':
       await infra.system.kill(fault.target, 'SIGKILL');
@@ -89,25 +86,37 @@ async function inject(fault: Fault, infra: Infra, redisUrl: string): Promise<str
   }
 }
 
-/** Starts a fresh system on its own PostgreSQL and Redis, loads it, injects the fault, settles and checks. Always cleans up. */
-export async function runScenario(scenario: Scenario, settings: RunSettings): Promise<ScenarioReport> {
-  const started = Date.now();
-  const slug = scenario.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-  mkdirSync(settings.logDir, { recursive: true });
-  const logFile = join(settings.logDir, `${slug}.log`);
-  const note = (line: string) => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
-  const report: ScenarioReport = { scenario, durationMs: 0, logFile };
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const prefix = `chaos_${slug.replace(/-/g, '_').slice(0, 24)}_${randomBytes(3).toString('hex')}`;
+export interface Environment {
+  system: RunningSystem;
+  postgres: PostgresCluster;
+  redis: RedisServer;
+  db: Databases;
+  /** A connection to the pub/sub Redis (backlog, re-publication). */
+  events: Redis;
+  tokens: string[];
+  /** Appends a line to the system log of the scenario running now. */
+  note: (line: string) => void;
+  setLogFile(file: string): void;
+  stop(): Promise<void>;
+}
 
+/** A fresh system on its own PostgreSQL cluster and Redis; a failure stops whatever had started. */
+export async function startEnvironment(name: string, env: Record<string, string> | undefined, logFile: string): Promise<Environment> {
+  let currentLog = logFile;
+  const note = (line: string) => appendFileSync(currentLog, `${new Date().toISOString()} ${line}\n`);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => note(`cleanup failed: ${String(error)}`));
+  };
+  const prefix = `chaos_${name.replace(/[^a-z0-9]+/gi, '_').toLowerCase().slice(0, 24)}_${randomBytes(3).toString('hex')}`;
   try {
-    settings.log(`${scenario.name}: starting PostgreSQL, Redis and the system`);
     const postgres = await startPostgresCluster();
     cleanups.push(() => postgres.stop());
     const redis = await startRedisServer();
     cleanups.push(() => redis.stop());
     const dataDir = mkdtempSync(join(tmpdir(), 'agora-chaos-data-'));
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const started = Date.now();
     const system = await launch({
       runFile: RUN_FILE,
       dataDir,
@@ -116,34 +125,69 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
       ports: 'auto',
       redisUrl: redis.url,
       sidecars: 'processes',
-      readyTimeoutMs: 90_000,
-      extraEnv: { ...SUITE_ENV, ...scenario.env },
+      readyTimeoutMs: 120_000,
+      extraEnv: { ...SUITE_ENV, ...env },
       onEvent: (event) => note(event.type === 'log' ? `[${event.app}] ${event.line}` : `step ${event.name} ${event.status} ${event.detail ?? ''}`),
     });
     cleanups.push(() => system.stop());
-    const infra: Infra = { system, postgres, redis };
-    const db = databasesOf(postgres.url, prefix);
+    note(`system ready in ${Date.now() - started} ms`);
     const events = connectRedis(redis.url);
     cleanups.push(async () => events.disconnect());
-
     const tokens = await Promise.all(
       (['alice', 'bob'] as const).map(async (user) => (await passwordGrant({ issuer: system.issuer, clientId: 'agora-cli', username: user, password: `${user}-dev-password` })).accessToken),
     );
-    const baseline = await captureBaseline(db);
+    return {
+      system,
+      postgres,
+      redis,
+      db: databasesOf(postgres.url, prefix),
+      events,
+      tokens,
+      note,
+      setLogFile: (file) => {
+        currentLog = file;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
 
+export const logFileFor = (settings: RunSettings, scenario: Scenario): string => {
+  mkdirSync(settings.logDir, { recursive: true });
+  return join(settings.logDir, `${scenario.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.log`);
+};
+
+/**
+ * On a running environment: notes what exists, places the orders, injects the fault once a share
+ * of them is acknowledged, waits for everything to settle (bounded) and checks the invariants.
+ */
+export async function runOnEnvironment(scenario: Scenario, environment: Environment, settings: RunSettings): Promise<ScenarioReport> {
+  const started = Date.now();
+  const logFile = logFileFor(settings, scenario);
+  environment.setLogFile(logFile);
+  const { system, db, events, tokens, note } = environment;
+  const report: ScenarioReport = { scenario, durationMs: 0, logFile };
+  try {
+    const baseline = await captureBaseline(db);
     settings.log(`${scenario.name}: placing ${settings.orders} orders at ${settings.ratePerSecond}/s`);
-    const load = startLoad({ gatewayUrl: system.gatewayUrl, tokens, orders: settings.orders, ratePerSecond: settings.ratePerSecond, methods: scenario.methods ?? DEFAULT_METHODS, retryForMs: 90_000 });
+    const load = startLoad({ gatewayUrl: system.gatewayUrl, tokens, orders: settings.orders, ratePerSecond: settings.ratePerSecond, methods: scenario.methods ?? DEFAULT_METHODS, retryForMs: settings.retryForMs });
     const threshold = Math.max(1, Math.floor(settings.orders * settings.faultAfter));
     await Promise.race([waitFor('the load did not reach the fault threshold', 120_000, async () => load.progress() >= threshold), load.done]);
     note(`fault ${JSON.stringify(scenario.fault)} at ${load.progress()} acknowledged`);
     settings.log(`${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
-    report.faultNote = await inject(scenario.fault, infra, redis.url);
+    const faultStarted = Date.now();
+    report.faultNote = await inject(scenario.fault, environment, environment.redis.url);
+    note(`fault done in ${Date.now() - faultStarted} ms: ${report.faultNote}`);
     report.load = await load.done;
     if (scenario.fault.kind === 'duplicate-events') {
       await sleep(2_000);
       report.faultNote += `, ${await republishShuffled(events)} after it`;
     }
     note(`load done: ${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries`);
+    for (const failure of report.load.unacknowledged) note(`unacknowledged placement ${failure.key}: ${failure.error}`);
 
     settings.log(`${scenario.name}: waiting for every saga and event to settle`);
     report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);
@@ -152,9 +196,26 @@ export async function runScenario(scenario: Scenario, settings: RunSettings): Pr
   } catch (error) {
     report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
     note(`error: ${report.error}`);
-  } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => note(`cleanup failed: ${String(error)}`));
-    report.durationMs = Date.now() - started;
   }
+  report.durationMs = Date.now() - started;
   return report;
+}
+
+/** A scenario on its own fresh system (PostgreSQL, Redis, apps, sidecars), stopped afterwards even on failure. */
+export async function runScenario(scenario: Scenario, settings: RunSettings): Promise<ScenarioReport> {
+  const started = Date.now();
+  const logFile = logFileFor(settings, scenario);
+  settings.log(`${scenario.name}: starting PostgreSQL, Redis and the system`);
+  let environment: Environment;
+  try {
+    environment = await startEnvironment(scenario.name, scenario.env, logFile);
+  } catch (error) {
+    return { scenario, durationMs: Date.now() - started, logFile, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
+  }
+  try {
+    const report = await runOnEnvironment(scenario, environment, settings);
+    return { ...report, durationMs: Date.now() - started };
+  } finally {
+    await environment.stop();
+  }
 }

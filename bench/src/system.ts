@@ -77,7 +77,7 @@ export async function postGraphQL(url: string, query: string, options: { token?:
 }
 
 export interface TreeMemory {
-  processes: { pid: number; name: string; rssKiB: number; pssKiB: number | undefined }[];
+  processes: { pid: number; name: string; cwd: string | undefined; rssKiB: number; pssKiB: number | undefined }[];
   rssKiB: number;
   /** Proportional set size: shared pages (PostgreSQL's shared buffers, libraries) counted once across the tree. */
   pssKiB: number | undefined;
@@ -110,7 +110,13 @@ export function treeMemory(root: number): TreeMemory {
     const rssKiB = kiB(status, 'VmRSS');
     if (status === undefined || rssKiB === undefined) return [];
     const cmdline = (readOr(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).slice(0, 3).join(' ');
-    return [{ pid, name: cmdline || (status.match(/^Name:\s+(.*)$/m)?.[1] ?? '?'), rssKiB, pssKiB: kiB(readOr(`/proc/${pid}/smaps_rollup`), 'Pss') }];
+    let cwd: string | undefined;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      cwd = undefined;
+    }
+    return [{ pid, name: cmdline || (status.match(/^Name:\s+(.*)$/m)?.[1] ?? '?'), cwd, rssKiB, pssKiB: kiB(readOr(`/proc/${pid}/smaps_rollup`), 'Pss') }];
   });
   const pss = processes.map((process) => process.pssKiB);
   return {
@@ -130,13 +136,7 @@ export function processCpuMs(pid: number): number | undefined {
 
 /** The launched app whose working directory is `dir` (e.g. the gateway), among the processes below `root`. */
 export function appPid(root: number, dir: string): number | undefined {
-  return treeMemory(root).processes.find((entry) => {
-    try {
-      return entry.pid !== root && readlinkSync(`/proc/${entry.pid}/cwd`) === dir;
-    } catch {
-      return false;
-    }
-  })?.pid;
+  return treeMemory(root).processes.find((entry) => entry.pid !== root && entry.cwd === dir)?.pid;
 }
 
 interface PgClient {

@@ -4,12 +4,13 @@
 // workflow-app.ts) runs in a child process, as an app does beside its sidecar.
 //   node bench/src/workflow.ts   (or `pnpm bench workflow`)
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSidecar } from '@agora/sidecar';
 import { startBenchPostgres, type BenchPostgres } from './postgres.ts';
+import { ascending, machine, percentile, runStart, writeResult, type RunStart } from './report.ts';
 import type { AppResult, AppRun } from './workflow-app.ts';
 
 const CONCURRENCY = 30;
@@ -22,10 +23,7 @@ const MAX_SECONDS = 60;
 const POOL_MAX_CONNS = 20;
 /** Dapr 1.17 and 1.18 published figures for this scenario (5 chained activities, 30 concurrent). */
 const DAPR = { throughput: [28, 48], p50Seconds: [0.6, 1.0] } as const;
-const RESULTS = fileURLToPath(new URL('../results/workflow.md', import.meta.url));
 const APP = fileURLToPath(new URL('./workflow-app.ts', import.meta.url));
-
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 
 interface Measured extends AppResult {
   sidecarCpuMs: number;
@@ -72,10 +70,10 @@ export async function run(): Promise<void> {
   );
   const sidecar = await startSidecar({ appId: 'bench', httpPort: 0, grpcPort: 0, resourcesPaths: [resourcesDir], logLevel: 'error' });
   try {
-    const load = os.loadavg()[0] ?? 0;
+    const start = runStart();
     process.stdout.write(`${WARMUP} workflows to warm up, then ${COUNT} of ${ACTIVITIES} chained activities, ${CONCURRENCY} concurrent (at most ${MAX_SECONDS} s)…\n`);
     const result = await runApp({ grpcPort: sidecar.grpcPort ?? 0, activities: ACTIVITIES, concurrency: CONCURRENCY, warmup: WARMUP, count: COUNT, seconds: MAX_SECONDS }, postgres);
-    report(result, load);
+    report(result, start);
   } finally {
     await sidecar.stop();
     await postgres.remove();
@@ -83,15 +81,15 @@ export async function run(): Promise<void> {
   }
 }
 
-function report(result: Measured, load: number): void {
+function report(result: Measured, start: RunStart): void {
   const { latencies, seconds } = result;
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const sorted = ascending(latencies);
   const throughput = latencies.length / seconds;
   const p50 = percentile(sorted, 50) / 1_000;
   const p95 = percentile(sorted, 95) / 1_000;
   const goalThroughput = 3 * DAPR.throughput[1];
   const goalP50 = DAPR.p50Seconds[0] / 3;
-  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.release()}; load average ${load.toFixed(1)} when the run began, ${(os.loadavg()[0] ?? 0).toFixed(1)} when it ended (other work on the machine competes for its cores)`;
+  const host = machine(start);
   const table = [
     '| | local sidecar | Dapr 1.17–1.18 (published) | goal |',
     '| --- | --- | --- | --- |',
@@ -105,16 +103,15 @@ function report(result: Measured, load: number): void {
     cpuPerWorkflow === undefined
       ? ''
       : `Together ${cpuPerWorkflow.toFixed(1)} ms of CPU per workflow: with the ${os.cpus().length} cores to themselves, the three processes could not exceed about ${((os.cpus().length * 1_000) / cpuPerWorkflow).toFixed(0)} wf/s.`;
-  process.stdout.write(`\n${table}\n\n${latencies.length} workflows in ${seconds.toFixed(1)} s on ${machine}\n${ceiling}\n`);
-  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  writeFileSync(
-    RESULTS,
+  process.stdout.write(`\n${table}\n\n${latencies.length} workflows in ${seconds.toFixed(1)} s on ${host}\n${ceiling}\n`);
+  const path = writeResult(
+    'workflow.md',
     [
       '# Workflow benchmark',
       '',
-      `${new Date().toISOString().slice(0, 10)}, \`pnpm bench workflow\` (bench/src/workflow.ts): ${latencies.length} workflows of ${ACTIVITIES} chained activities, ${CONCURRENCY} in flight, after ${WARMUP} for warm-up; the local sidecar in one Node process, the app (the SDK's WorkflowRuntime and DaprWorkflowClient) in another, PostgreSQL (embedded, default settings, fsync on; \`pool_max_conns=${POOL_MAX_CONNS}\` in the state store's connection string) on the same machine. Latency is from \`scheduleNewWorkflow\` to \`waitForWorkflowCompletion\` returning.`,
+      `${start.date}, \`pnpm bench workflow\` (bench/src/workflow.ts): ${latencies.length} workflows of ${ACTIVITIES} chained activities, ${CONCURRENCY} in flight, after ${WARMUP} for warm-up; the local sidecar in one Node process, the app (the SDK's WorkflowRuntime and DaprWorkflowClient) in another, PostgreSQL (embedded, default settings, fsync on; \`pool_max_conns=${POOL_MAX_CONNS}\` in the state store's connection string) on the same machine. Latency is from \`scheduleNewWorkflow\` to \`waitForWorkflowCompletion\` returning.`,
       '',
-      `Machine: ${machine}.`,
+      `Machine: ${host}.`,
       '',
       table,
       '',
@@ -122,7 +119,7 @@ function report(result: Measured, load: number): void {
       '',
     ].join('\n'),
   );
-  process.stdout.write(`written to ${RESULTS}\n`);
+  process.stdout.write(`written to ${path}\n`);
 }
 
 if (import.meta.main) await run();

@@ -255,3 +255,48 @@ describe('sending notifications out', () => {
     );
   });
 });
+
+describe('SMS notices', () => {
+  const SET_PHONE = 'mutation($phone: String) { setPhoneNumber(phoneNumber: $phone) { id phoneNumber } }';
+  const deliveriesOf = async (eventId: string) => {
+    const notification = (await notificationOf(eventId))!;
+    return subgraph.service.orm.em.fork().find(NotificationDelivery, { notification: notification.id }, { orderBy: { channel: 'asc' } });
+  };
+  const settled = (eventId: string) =>
+    eventually(async () => (await deliveriesOf(eventId)).every((delivery) => delivery.status !== DeliveryStatus.PENDING), `the deliveries of ${eventId} are done`);
+
+  it('sends how an order ended by SMS too to a user with a phone number, and everything else by email only', async () => {
+    const bad = await subgraph.execute(SET_PHONE, { phone: '0151 12345' }, 'bob');
+    expect(bad.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    const set = await subgraph.execute<{ setPhoneNumber: { id: string; phoneNumber: string | null } }>(SET_PHONE, { phone: '+49 151 1234 5678' }, 'bob');
+    expect(set.errors).toBeUndefined();
+    expect(set.data?.setPhoneNumber).toEqual({ id: devUserIds.bob, phoneNumber: '+4915112345678' });
+    try {
+      const orderId = randomUUID();
+      const confirmed = await publish('agora.order.confirmed.v1', { orderId, userId: devUserIds.bob, total: money });
+      await arrived(confirmed);
+      await settled(confirmed);
+      expect((await deliveriesOf(confirmed)).map(({ channel, status, maskedAddress }) => ({ channel, status, maskedAddress }))).toEqual([
+        { channel: 'EMAIL', status: 'SENT', maskedAddress: 'b*b@agora.test' },
+        { channel: 'SMS', status: 'SENT', maskedAddress: '+49*********78' },
+      ]);
+      const sms = sender.sent.filter((message) => message.channel === 'SMS' && message.body.includes(orderId.slice(0, 8)));
+      expect(sms).toEqual([expect.objectContaining({ to: '+4915112345678', subject: 'Order confirmed' })]);
+
+      // Placing an order is news by email only.
+      const placedEvent = await publish('agora.order.placed.v1', placed(devUserIds.bob, randomUUID()));
+      await arrived(placedEvent);
+      await settled(placedEvent);
+      expect((await deliveriesOf(placedEvent)).map((delivery) => delivery.channel)).toEqual(['EMAIL']);
+
+      // Alice has no phone number: no SMS delivery at all.
+      const alices = await publish('agora.order.cancelled.v1', { orderId: randomUUID(), userId: devUserIds.alice, reason: 'payment declined' });
+      await arrived(alices);
+      await settled(alices);
+      expect((await deliveriesOf(alices)).map((delivery) => delivery.channel)).toEqual(['EMAIL']);
+    } finally {
+      const removed = await subgraph.execute<{ setPhoneNumber: { phoneNumber: string | null } }>(SET_PHONE, { phone: null }, 'bob');
+      expect(removed.data?.setPhoneNumber.phoneNumber).toBeNull();
+    }
+  });
+});

@@ -22,6 +22,8 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Marks one of your notifications as read (again: no change). NOT_FOUND for an id that is not one of yours. */
   markNotificationRead: Notification;
+  /** Sets your mobile number (E.164, e.g. +4915112345678) for SMS notices of how your orders end; null removes it. BAD_USER_INPUT for another format. */
+  setPhoneNumber: User;
 };
 
 
@@ -29,7 +31,12 @@ export type MutationMarkNotificationReadArgs = {
   id: Scalars['ID']['input'];
 };
 
-/** A message to the user about one of their orders or payments (also sent by email). */
+
+export type MutationSetPhoneNumberArgs = {
+  phoneNumber?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** A message to the user about one of their orders or payments (also sent by email, and by SMS for how an order ended when the user has a phone number). */
 export type Notification = {
   __typename?: 'Notification';
   body: Scalars['String']['output'];
@@ -88,6 +95,8 @@ export type User = {
    * read it (FORBIDDEN for anyone else, admins included). `after` is the previous page's endCursor.
    */
   notifications: NotificationConnection;
+  /** Where SMS notices go (confirmed, cancelled or stuck orders); null: email only. */
+  phoneNumber: Maybe<Scalars['String']['output']>;
   username: Scalars['String']['output'];
 };
 
@@ -195,8 +204,8 @@ export type FederationReferenceTypes = ResolversObject<{
 export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Notification: ResolverTypeWrapper<NotificationEntity>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Notification: ResolverTypeWrapper<NotificationEntity>;
   NotificationConnection: ResolverTypeWrapper<Omit<NotificationConnection, 'nodes'> & { nodes: Array<ResolversTypes['Notification']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -209,8 +218,8 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
-  Notification: NotificationEntity;
   String: Scalars['String']['output'];
+  Notification: NotificationEntity;
   NotificationConnection: Omit<NotificationConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Notification']> };
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
@@ -220,6 +229,7 @@ export type ResolversParentTypes = ResolversObject<{
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   markNotificationRead?: Resolver<ResolversTypes['Notification'], ParentType, ContextType, RequireFields<MutationMarkNotificationReadArgs, 'id'>>;
+  setPhoneNumber?: Resolver<ResolversTypes['User'], ParentType, ContextType, Partial<MutationSetPhoneNumberArgs>>;
 }>;
 
 export type NotificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification']> = ResolversObject<{
@@ -254,6 +264,7 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   notifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, RequireFields<UserNotificationsArgs, 'first'>>;
+  phoneNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 

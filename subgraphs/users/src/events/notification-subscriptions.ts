@@ -6,7 +6,7 @@ import { recordNotification } from '../modules/notification/record-notification.
 /** The consumer name in processed_events. */
 export const NOTIFICATIONS_CONSUMER = 'users.notifications';
 
-/** Order and payment events become inbox notifications; each is sent by email once stored. */
+/** Order and payment events become inbox notifications; each is sent by email (and some by SMS) once stored. */
 export function notificationSubscriptions(deps: DeliveryDeps): EventSubscription[] {
   const afterCommit = ({ id }: { id: string }) => deliverNotificationOf(id, deps);
   return [
@@ -14,14 +14,18 @@ export function notificationSubscriptions(deps: DeliveryDeps): EventSubscription
       types: NOTIFYING_EVENTS.orders,
       topic: 'orders',
       route: '/events/orders',
-      handle: async (event, em) => void recordNotification(em, event),
+      handle: async (event, em) => {
+        await recordNotification(em, event);
+      },
       afterCommit,
     }),
     defineSubscription({
       types: NOTIFYING_EVENTS.payments,
       topic: 'payments',
       route: '/events/payments',
-      handle: async (event, em) => void recordNotification(em, event),
+      handle: async (event, em) => {
+        await recordNotification(em, event);
+      },
       afterCommit,
     }),
   ];

@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@agora/service';
 import { User } from '../user/user.entity.ts';
-import { DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
+import { DeliveryChannel, DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
 import { maskAddress, type NotificationSender } from './notification-sender.ts';
 import { Notification } from './notification.entity.ts';
 
@@ -28,15 +28,17 @@ export interface DeliveryDeps {
 async function attempt(tx: EntityManager, delivery: NotificationDeliveryEntity, { sender, logger }: DeliveryDeps): Promise<void> {
   const notification = await tx.findOneOrFail(Notification, { id: delivery.notification.id });
   const user = await tx.findOne(User, { id: notification.userId });
-  if (!user?.email) {
+  const sms = delivery.channel === DeliveryChannel.SMS;
+  const to = sms ? user?.phoneNumber : user?.email;
+  if (!to) {
     delivery.status = DeliveryStatus.SKIPPED;
-    delivery.lastError = 'no email address on file';
+    delivery.lastError = sms ? 'no phone number on file' : 'no email address on file';
     return;
   }
-  delivery.maskedAddress = maskAddress(user.email);
+  delivery.maskedAddress = maskAddress(to);
   delivery.attempts += 1;
   try {
-    await sender.send({ notificationId: notification.id, channel: delivery.channel, to: user.email, subject: notification.title, body: notification.body });
+    await sender.send({ notificationId: notification.id, channel: delivery.channel, to, subject: notification.title, body: notification.body });
     delivery.status = DeliveryStatus.SENT;
     delivery.sentAt = new Date();
     delivery.lastError = null;

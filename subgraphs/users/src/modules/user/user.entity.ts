@@ -10,6 +10,8 @@ export const User = defineEntity({
     id: p.string().length(255).primary(),
     username: p.string().length(255),
     email: p.string().length(320),
+    /** E.164 (+4915112345678), set by the user (setPhoneNumber); SMS notices go there. */
+    phoneNumber: p.string().length(16).nullable(),
     firstName: p.string().length(100).nullable(),
     lastName: p.string().length(100).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),

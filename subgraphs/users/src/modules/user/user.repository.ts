@@ -15,6 +15,7 @@ export class UserRepository extends EntityRepository<UserEntity> {
         email: caller.email ?? '',
         firstName: caller.givenName ?? null,
         lastName: caller.familyName ?? null,
+        phoneNumber: null,
         createdAt: new Date(),
         updatedAt: new Date(),
       },

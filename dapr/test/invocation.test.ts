@@ -125,6 +125,8 @@ describe('resiliency of service invocation across two sidecars', () => {
     'metadata: { name: invocation-resiliency }',
     'spec:',
     '  policies:',
+    '    timeouts:',
+    '      quick: 200ms',
     '    retries:',
     '      twice: { policy: constant, duration: 10ms, maxRetries: 2 }',
     '    circuitBreakers:',
@@ -133,6 +135,7 @@ describe('resiliency of service invocation across two sidecars', () => {
     '    apps:',
     '      flaky: { retry: twice }',
     '      fragile: { circuitBreaker: afterThree }',
+    '      slow: { timeout: quick }',
   ].join('\n');
 
   /** An app whose /work fails with 500 `failures` times, then answers 200; counts every attempt. */
@@ -148,7 +151,7 @@ describe('resiliency of service invocation across two sidecars', () => {
     return { app, attempts: () => attempts };
   }
 
-  async function twoSidecars(targetId: string, app: TestApp): Promise<{ caller: RunningSidecar; callee: RunningSidecar; stop: () => Promise<void> }> {
+  async function twoSidecars(targetId: string, app: { port: number; stop(): Promise<void> }): Promise<{ caller: RunningSidecar; callee: RunningSidecar; stop: () => Promise<void> }> {
     const resources = resourcesDir({ 'resiliency.yaml': resiliency });
     const callee = await startSidecar({ appId: targetId, appPort: app.port, httpPort: 0, resourcesPaths: [resources], logLevel: 'silent' });
     const caller = await startSidecar({ appId: 'caller', httpPort: 0, resourcesPaths: [resources], peers: { [targetId]: callee.url }, logLevel: 'silent' });
@@ -212,6 +215,37 @@ describe('resiliency of service invocation across two sidecars', () => {
       expect(attempts()).toBe(4);
       const closed = await fetch(`${caller.url}/v1.0/invoke/fragile/method/work`, { method: 'POST' });
       expect([closed.status, attempts()]).toEqual([200, 5]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("ends the call at the caller's timeout, and the target's sidecar stops waiting for its app", async () => {
+    let closed = 0;
+    let started = 0;
+    const hanging = createServer((_request, response) => {
+      started += 1;
+      // Never answers; counts the requests its caller abandons.
+      response.on('close', () => (closed += 1));
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const address = hanging.address();
+    const app = {
+      port: typeof address === 'object' && address ? address.port : 0,
+      stop: async () => {
+        hanging.closeAllConnections();
+        await new Promise((resolve) => hanging.close(resolve));
+      },
+    };
+    const { caller, stop } = await twoSidecars('slow', app);
+    try {
+      const before = Date.now();
+      const response = await fetch(`${caller.url}/v1.0/invoke/slow/method/wait`, { method: 'POST', body: 'x' });
+      expect(response.status).toBe(500);
+      expect(((await response.json()) as { errorCode: string }).errorCode).toBe('ERR_DIRECT_INVOKE');
+      expect(Date.now() - before).toBeLessThan(3_000);
+      await eventually(() => closed === 1, 'the app saw its request abandoned');
+      expect(started).toBe(1);
     } finally {
       await stop();
     }

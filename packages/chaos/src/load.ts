@@ -23,6 +23,8 @@ export interface LoadOptions {
   methods: readonly PaymentMethod[];
   /** A placement that keeps failing (the gateway or orders is down) is retried with its idempotency key until then. */
   retryForMs: number;
+  /** Every n-th order is cancelled by its customer up to a second after placing it (some before the charge, some after: refunds). */
+  cancelEvery: number;
 }
 
 export interface LoadResult {
@@ -32,6 +34,10 @@ export interface LoadResult {
   unacknowledged: { key: string; error: string }[];
   /** Attempts that failed and were retried. */
   retries: number;
+  /** Why attempts failed: each distinct error (its GraphQL and HTTP messages), with how often. */
+  errors: Record<string, number>;
+  /** Cancellation requests sent, and how many the system accepted (the others came too late). */
+  cancels: { requested: number; accepted: number };
 }
 
 export interface Load {
@@ -40,6 +46,7 @@ export interface Load {
   done: Promise<LoadResult>;
 }
 
+const CANCEL_ORDER = 'mutation($id: ID!) { cancelOrder(id: $id) { id } }';
 const PLACE_ORDER = 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id } }';
 
 function linesFor(index: number): { productId: string; quantity: number }[] {
@@ -53,6 +60,25 @@ function linesFor(index: number): { productId: string; quantity: number }[] {
 export function startLoad(options: LoadOptions): Load {
   let acknowledged = 0;
   let retries = 0;
+  const errors: Record<string, number> = {};
+  const cancels = { requested: 0, accepted: 0 };
+
+  const cancelLater = async (index: number, id: string): Promise<void> => {
+    await sleep((index * 137) % 1_000);
+    cancels.requested += 1;
+    try {
+      const response = await fetch(options.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${options.tokens[index % options.tokens.length] ?? ''}` },
+        body: JSON.stringify({ query: CANCEL_ORDER, variables: { id } }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const result = (await response.json()) as { data?: { cancelOrder?: { id: string } | null } | null };
+      if (result.data?.cancelOrder) cancels.accepted += 1;
+    } catch {
+      // Refused or lost: the order simply runs its course.
+    }
+  };
   const placed: string[] = [];
   const unacknowledged: LoadResult['unacknowledged'] = [];
 
@@ -74,9 +100,10 @@ export function startLoad(options: LoadOptions): Load {
         if (id) {
           placed.push(id);
           acknowledged += 1;
+          if (options.cancelEvery > 0 && index % options.cancelEvery === options.cancelEvery - 1) await cancelLater(index, id);
           return;
         }
-        error = `HTTP ${response.status}: ${JSON.stringify(result.errors ?? result).slice(0, 300)}`;
+        error = `HTTP ${response.status}: ${JSON.stringify(result.errors ?? result).slice(0, 1_500)}`;
       } catch (caught) {
         error = caught instanceof Error ? caught.message : String(caught);
       }
@@ -85,6 +112,9 @@ export function startLoad(options: LoadOptions): Load {
         return;
       }
       retries += 1;
+      const messages = [...error.matchAll(/"message":"([^"]{0,200})"/g)].map((match) => match[1]).join(' / ');
+      const kind = (messages || error).replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').replace(/127\.0\.0\.1:\d+/g, '<host>').slice(0, 300);
+      errors[kind] = (errors[kind] ?? 0) + 1;
       await sleep(Math.min(250 * 2 ** (attempt - 1), 3_000));
     }
   };
@@ -99,7 +129,7 @@ export function startLoad(options: LoadOptions): Load {
       if (next > Date.now()) await sleep(next - Date.now());
     }
     await Promise.all(running);
-    return { placed, unacknowledged, retries };
+    return { placed, unacknowledged, retries, errors, cancels };
   })();
   return { progress: () => acknowledged, done };
 }

@@ -173,7 +173,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
   try {
     const baseline = await captureBaseline(db);
     settings.log(`${scenario.name}: placing ${settings.orders} orders at ${settings.ratePerSecond}/s`);
-    const load = startLoad({ gatewayUrl: system.gatewayUrl, tokens, orders: settings.orders, ratePerSecond: settings.ratePerSecond, methods: scenario.methods ?? DEFAULT_METHODS, retryForMs: settings.retryForMs });
+    const load = startLoad({ gatewayUrl: system.gatewayUrl, tokens, orders: settings.orders, ratePerSecond: settings.ratePerSecond, methods: scenario.methods ?? DEFAULT_METHODS, retryForMs: settings.retryForMs, cancelEvery: 5 });
     const threshold = Math.max(1, Math.floor(settings.orders * settings.faultAfter));
     await Promise.race([waitFor('the load did not reach the fault threshold', 120_000, async () => load.progress() >= threshold), load.done]);
     note(`fault ${JSON.stringify(scenario.fault)} at ${load.progress()} acknowledged`);
@@ -186,8 +186,9 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
       await sleep(2_000);
       report.faultNote += `, ${await republishShuffled(events)} after it`;
     }
-    note(`load done: ${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries`);
+    note(`load done: ${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries, ${report.load.cancels.accepted}/${report.load.cancels.requested} cancellations accepted`);
     for (const failure of report.load.unacknowledged) note(`unacknowledged placement ${failure.key}: ${failure.error}`);
+    for (const [error, count] of Object.entries(report.load.errors)) note(`placement attempts failed ${count}×: ${error}`);
 
     settings.log(`${scenario.name}: waiting for every saga and event to settle`);
     report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);

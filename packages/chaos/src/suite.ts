@@ -12,14 +12,17 @@ export interface SuiteOptions {
   log?: (line: string) => void;
   /** Keep the scenarios' system logs even when they pass. */
   keepLogs?: boolean;
+  /** Orders per scenario instead of the form's default. */
+  orders?: number;
 }
 
 /** The load and deadlines of each form. */
-export function settingsFor(short: boolean, log: (line: string) => void): RunSettings {
+export function settingsFor(short: boolean, log: (line: string) => void, orders?: number): RunSettings {
   const logDir = join(tmpdir(), `agora-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  return short
-    ? { orders: 30, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 90_000, retryForMs: 60_000, logDir, log }
+  const settings: RunSettings = short
+    ? { orders: 30, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 90_000, retryForMs: 30_000, logDir, log }
     : { orders: 120, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 180_000, retryForMs: 90_000, logDir, log };
+  return orders === undefined ? settings : { ...settings, orders };
 }
 
 export function scenariosFor(options: Pick<SuiteOptions, 'short' | 'only'>): Scenario[] {
@@ -34,7 +37,7 @@ export function scenariosFor(options: Pick<SuiteOptions, 'short' | 'only'>): Sce
 /** Runs the scenarios one after another (each on a fresh system); a scenario's failure does not stop the others. */
 export async function runSuite(options: SuiteOptions): Promise<ScenarioReport[]> {
   const log = options.log ?? (() => undefined);
-  const settings = settingsFor(options.short, log);
+  const settings = settingsFor(options.short, log, options.orders);
   const reports: ScenarioReport[] = [];
   const finished = (report: ScenarioReport) => {
     log(`${report.scenario.name}: ${passed(report) ? 'all invariants hold' : 'FAILED'} (${Math.round(report.durationMs / 1000)} s)`);

@@ -32,7 +32,7 @@ export function renderTable(reports: readonly ScenarioReport[]): string {
     if (lines.length > 0 || !passed(report)) failures.push(`✗ ${report.scenario.name} (${report.scenario.description}; log ${report.logFile})`, ...lines);
   }
   const summary = reports.map((report) => {
-    const load = report.load ? `${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries` : 'no load';
+    const load = report.load ? `${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries, ${report.load.cancels.accepted}/${report.load.cancels.requested} cancels accepted` : 'no load';
     return `  ${passed(report) ? '✓' : '✗'} ${report.scenario.name}: ${report.faultNote ?? 'fault not injected'}; ${load}; ${Math.round(report.durationMs / 1000)} s`;
   });
   return [...out, '', ...summary, ...(failures.length > 0 ? ['', 'Failures:', ...failures] : [])].join('\n');

@@ -155,7 +155,7 @@ function inFlight(s: Snapshot): string[] {
 /** Polls until nothing is in flight or the deadline passes (then the invariants say what is wrong). */
 export async function settle(db: Databases, redis: Redis, base: Baseline, timeoutMs: number): Promise<Settled> {
   const started = Date.now();
-  let waitingFor: string[] = ['no snapshot yet'];
+  let waitingFor: string[];
   for (;;) {
     try {
       waitingFor = inFlight(await snapshot(db, redis, base));

@@ -4,7 +4,8 @@ import type { ScenarioReport } from './run-scenario.ts';
 /** True when the scenario ran to its checks and every invariant held. */
 export const passed = (report: ScenarioReport): boolean => report.error === undefined && report.invariants !== undefined && INVARIANTS.every((name) => report.invariants?.[name].ok);
 
-const width = (text: string) => [...text].length;
+// Cells hold ASCII, €, ✓, ✗, → and ≠: one code point, one column.
+const width = (text: string) => Array.from(text).length;
 const pad = (text: string, size: number) => text + ' '.repeat(Math.max(0, size - width(text)));
 
 /** Scenario × invariant → ✓/✗ with its numbers, then every failure spelled out. */
@@ -31,9 +32,14 @@ export function renderTable(reports: readonly ScenarioReport[]): string {
     if (report.settled && !report.settled.settled) lines.push(`  still in flight at the deadline: ${report.settled.waitingFor.join('; ')}`);
     if (lines.length > 0 || !passed(report)) failures.push(`✗ ${report.scenario.name} (${report.scenario.description}; log ${report.logFile})`, ...lines);
   }
-  const summary = reports.map((report) => {
+  const summary = reports.flatMap((report) => {
     const load = report.load ? `${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries, ${report.load.cancels.accepted}/${report.load.cancels.requested} cancels accepted` : 'no load';
-    return `  ${passed(report) ? '✓' : '✗'} ${report.scenario.name}: ${report.faultNote ?? 'fault not injected'}; ${load}; ${Math.round(report.durationMs / 1000)} s`;
+    // Why placements had to be retried: the three most frequent errors.
+    const errors = Object.entries(report.load?.errors ?? {})
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 3)
+      .map(([error, count]) => `      ${count}× ${error}`);
+    return [`  ${passed(report) ? '✓' : '✗'} ${report.scenario.name}: ${report.faultNote ?? 'fault not injected'}; ${load}; ${Math.round(report.durationMs / 1000)} s`, ...errors];
   });
   return [...out, '', ...summary, ...(failures.length > 0 ? ['', 'Failures:', ...failures] : [])].join('\n');
 }

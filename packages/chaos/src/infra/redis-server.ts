@@ -28,7 +28,8 @@ export async function startRedisServer(): Promise<RedisServer> {
       client.on('error', () => undefined);
       try {
         await client.connect();
-        return (await client.ping()) === 'PONG';
+        await client.ping();
+        return true;
       } finally {
         client.disconnect();
       }

@@ -53,6 +53,7 @@ export function createPaymentsSubgraph(settings: PaymentsSettings = paymentsSett
           resetTimeoutMs: settings.PAYMENT_BREAKER_RESET_TIMEOUT_MS,
           volumeThreshold: settings.PAYMENT_BREAKER_VOLUME_THRESHOLD,
           rollingWindowMs: settings.PAYMENT_BREAKER_ROLLING_WINDOW_MS,
+          maxConcurrentCalls: settings.PAYMENT_PROVIDER_MAX_CONCURRENT_CALLS,
         },
         logger,
       );

@@ -8,7 +8,7 @@ import type { BreakerState, GuardedPaymentProvider } from '../src/modules/provid
 function fakeProvider() {
   let state: BreakerState = 'closed';
   const listeners: ((state: BreakerState) => void)[] = [];
-  const stats = { fires: 7, successes: 4, failures: 3, timeouts: 2, rejects: 1 } as CircuitBreaker.Stats;
+  const stats = { fires: 7, successes: 4, failures: 3, timeouts: 2, rejects: 1, semaphoreRejections: 5 } as CircuitBreaker.Stats;
   const provider = {
     state: () => state,
     stats: () => stats,
@@ -43,5 +43,6 @@ describe('breaker metrics', () => {
     expect(await sample('agora_circuit_breaker_transitions_total', { breaker: 'payment-provider', state: 'closed' })).toBe(1);
     expect(await sample('agora_circuit_breaker_window_calls', { breaker: 'payment-provider', result: 'timeouts' })).toBe(2);
     expect(await sample('agora_circuit_breaker_window_calls', { breaker: 'payment-provider', result: 'rejects' })).toBe(1);
+    expect(await sample('agora_circuit_breaker_window_calls', { breaker: 'payment-provider', result: 'semaphoreRejections' })).toBe(5);
   });
 });

@@ -1,12 +1,12 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { domainFailure, internalProcedure, internalRouter } from '@agora/internal-api';
-import { DomainError } from '@agora/service';
+import { DomainError, ErrorCode } from '@agora/service';
 import { chargePayment, type ChargeOutcome } from '../modules/payment/charge-payment.ts';
 import { Payment, PaymentStatus } from '../modules/payment/payment.entity.ts';
 import type { PaymentDeps } from '../modules/payment/record-outcome.ts';
 import { settlePayment } from '../modules/payment/settle-payment.ts';
-import { ProviderUnavailableError } from '../modules/provider/payment-provider.ts';
+import { ProviderRequestError, ProviderUnavailableError } from '../modules/provider/payment-provider.ts';
 
 // Payments' commands for the order saga (docs: ../../README.md#internal-api). Each is idempotent
 // per order id: a replay returns the first outcome and moves no money twice.
@@ -35,13 +35,16 @@ export interface PaymentView {
 
 /**
  * Domain failures keep their code (PAYMENT_DECLINED, IDEMPOTENCY_KEY_REUSED, …); a provider that
- * cannot answer now is SERVICE_UNAVAILABLE without a domain code, which tells the saga to retry.
+ * cannot answer now is SERVICE_UNAVAILABLE without a domain code, which tells the saga to retry;
+ * a request the provider refused (e.g. a cancel of a payment it is processing) is CONFLICT:
+ * retrying cannot help, so a compensating saga escalates at once.
  */
 const procedure = internalProcedure.use(async ({ ctx, path, next }) => {
   const result = await next();
   if (result.ok) return result;
   const cause = result.error.cause;
   if (cause instanceof DomainError) throw domainFailure(cause);
+  if (cause instanceof ProviderRequestError) throw domainFailure(new DomainError(ErrorCode.CONFLICT, `the payment provider refused the request: ${cause.message}`));
   if (cause instanceof ProviderUnavailableError) {
     ctx.log.warn({ path, reason: cause.message }, 'payment provider unavailable; the caller may retry');
     throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: cause.message, cause });

@@ -5,7 +5,7 @@ import type { BreakerState, GuardedPaymentProvider } from './provider-breaker.ts
 // one), its transitions, and opossum's rolling-window counts.
 
 const STATES: readonly BreakerState[] = ['closed', 'half_open', 'open'];
-const WINDOW_COUNTS = ['fires', 'successes', 'failures', 'timeouts', 'rejects'] as const;
+const WINDOW_COUNTS = ['fires', 'successes', 'failures', 'timeouts', 'rejects', 'semaphoreRejections'] as const;
 
 const watched = new Map<string, GuardedPaymentProvider>();
 
@@ -21,7 +21,7 @@ gauge({
 
 gauge({
   name: 'agora_circuit_breaker_window_calls',
-  help: "Calls in the breaker's rolling window, by result (fires = all calls; rejects = refused while open)",
+  help: "Calls in the breaker's rolling window, by result (fires = all calls; rejects = refused while open; semaphoreRejections = refused by the bulkhead)",
   labelNames: ['breaker', 'result'],
   collect() {
     this.reset();

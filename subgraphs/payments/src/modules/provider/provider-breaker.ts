@@ -12,6 +12,11 @@ export interface BreakerSettings {
   /** Calls in the window before the breaker may open at all. */
   volumeThreshold: number;
   rollingWindowMs: number;
+  /**
+   * Bulkhead: provider calls in flight at most; one more is refused at once (ProviderUnavailableError)
+   * instead of waiting, so a provider that hangs holds at most this many requests of ours.
+   */
+  maxConcurrentCalls: number;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
@@ -48,7 +53,10 @@ export function guardProvider(provider: PaymentProvider, settings: BreakerSettin
     volumeThreshold: settings.volumeThreshold,
     rollingCountTimeout: settings.rollingWindowMs,
     rollingCountBuckets: 10,
-    errorFilter: (error: unknown) => error instanceof ProviderRequestError || error instanceof ProviderRetryableError,
+    capacity: settings.maxConcurrentCalls,
+    // A call refused by our own bulkhead says nothing about the provider either (opossum then
+    // counts it as a success in its window, and as a semaphoreRejection).
+    errorFilter: (error: unknown) => error instanceof ProviderRequestError || error instanceof ProviderRetryableError || isBreakerError(error, 'ESEMLOCKED'),
   });
   const stateOf = (): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half_open' : 'closed');
   const listeners: ((state: BreakerState) => void)[] = [];
@@ -72,6 +80,7 @@ export function guardProvider(provider: PaymentProvider, settings: BreakerSettin
       return (await breaker.fire({ run, controller })) as T;
     } catch (error) {
       if (isBreakerError(error, 'EOPENBREAKER')) throw new ProviderUnavailableError('the payment provider is unavailable (circuit breaker open)', { cause: error });
+      if (isBreakerError(error, 'ESEMLOCKED')) throw new ProviderUnavailableError(`the payment provider already has ${settings.maxConcurrentCalls} calls in flight (bulkhead full); retry later`, { cause: error });
       if (isBreakerError(error, 'ETIMEDOUT')) throw new ProviderUnavailableError(`the payment provider did not answer within ${settings.timeoutMs} ms`, { cause: error });
       if (error instanceof ProviderRequestError || error instanceof ProviderUnavailableError) throw error;
       throw new ProviderUnavailableError(`the payment provider call failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -91,6 +100,6 @@ export function guardProvider(provider: PaymentProvider, settings: BreakerSettin
   };
 }
 
-function isBreakerError(error: unknown, code: 'ETIMEDOUT' | 'EOPENBREAKER'): error is Error {
+function isBreakerError(error: unknown, code: 'ETIMEDOUT' | 'EOPENBREAKER' | 'ESEMLOCKED'): error is Error {
   return error instanceof Error && CircuitBreaker.isOurError(error) && (error as Error & { code?: unknown }).code === code;
 }

@@ -223,6 +223,18 @@ describe('refund', () => {
 });
 
 describe('cancel', () => {
+  it('answers CONFLICT when the provider refuses to cancel (pm_card_threeDSecureCancelRefused), and changes nothing', async () => {
+    const orderId = newOrderId();
+    expect(await payments.client.charge.mutate(chargeOf(orderId, 'pm_card_threeDSecureCancelRefused'))).toMatchObject({ status: 'PENDING_CONFIRMATION' });
+    const refused = await failureOf(payments.client.cancel.mutate({ orderId, reason: 'confirmation timed out' }));
+    expect(refused.data.domainCode).toBe('CONFLICT');
+    expect(refused.message).toMatch(/cannot be canceled/);
+    expect(await paymentRow(payments.orm, orderId)).toMatchObject({ status: 'PENDING_CONFIRMATION' });
+    expect((await payments.runtime().simulatedProvider.chargeFor(orderId))?.status).toBe('requires_confirmation');
+    // A refusal says nothing about the provider's health.
+    expect(payments.runtime().provider.state()).toBe('closed');
+  });
+
   it('cancels a payment whose confirmation never came; it stays cancelled and nothing is captured', async () => {
     const orderId = newOrderId();
     await payments.client.charge.mutate(chargeOf(orderId, 'pm_card_threeDSecureRequired'));

@@ -6,6 +6,7 @@ import { passwordGrant } from '@agora/keycloak';
 import { launch, type RunningSystem } from '@agora/launcher';
 import { recordSpansInMemory, type SpanRecorder } from '@agora/telemetry';
 import { dropDatabases, testServerUrl } from '@agora/testing';
+import { parseOpenMetrics, type MetricFamily, type Sample } from './saga-openmetrics.ts';
 
 // One order through the whole system, as `npm start` runs it, and its telemetry: every app
 // exports its spans over OTLP/HTTP (JSON) to a receiver in this test; the sidecars and the workflow
@@ -222,28 +223,34 @@ describe('one order, one trace', () => {
       const response = await fetch(appUrl(id, '/metrics'));
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('application/openmetrics-text');
-      return response.text();
+      return parseOpenMetrics(await response.text());
     };
-    /** The sample line of `name` with these labels (in any order), e.g. `agora_x_total{a="1",b="2"} 3 # {trace_id="…"} 1 …`. */
-    const sample = (text: string, name: string, labels: Record<string, string>) =>
-      text.split('\n').find((line) => line.startsWith(`${name}{`) && Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) ?? '';
-    const valueOf = (line: string) => Number(line.split('} ')[1]?.split(' ')[0]);
-    const exemplar = `# {trace_id="${traceId}"}`;
+    /** The one sample of `name` with these labels (among others). */
+    const sample = (families: Map<string, MetricFamily>, name: string, labels: Record<string, string>): Sample => {
+      const found = [...families.values()].flatMap((family) => family.samples).filter((candidate) => candidate.name === name && Object.entries(labels).every(([key, value]) => candidate.labels[key] === value));
+      expect(found, `${name}${JSON.stringify(labels)}`).toHaveLength(1);
+      return found[0]!;
+    };
+    const exemplarTrace = (found: Sample) => found.exemplar?.labels['trace_id'];
 
     const orders = await scrape('orders');
-    expect(sample(orders, 'agora_saga_started_total', { service: 'orders' })).toContain(exemplar);
-    expect(sample(orders, 'agora_saga_completed_total', { service: 'orders' })).toContain(exemplar);
-    expect(valueOf(sample(orders, 'agora_saga_duration_seconds_count', { service: 'orders', outcome: 'completed' }))).toBeGreaterThanOrEqual(1);
-    expect(sample(orders, 'agora_outbox_unsent_events', { producer: 'orders' })).not.toBe('');
-    expect(sample(orders, 'agora_outbox_oldest_unsent_age_seconds', { producer: 'orders' })).not.toBe('');
+    expect(exemplarTrace(sample(orders, 'agora_saga_started_total', { service: 'orders' }))).toBe(traceId);
+    expect(exemplarTrace(sample(orders, 'agora_saga_completed_total', { service: 'orders' }))).toBe(traceId);
+    expect(sample(orders, 'agora_saga_completed_total', { service: 'orders' }).value).toBe(1);
+    // This file's one order confirmed: nothing compensated or failed.
+    expect(sample(orders, 'agora_saga_compensated_total', { service: 'orders' }).value).toBe(0);
+    expect(sample(orders, 'agora_saga_failed_total', { service: 'orders' }).value).toBe(0);
+    expect(sample(orders, 'agora_saga_duration_seconds_count', { service: 'orders', outcome: 'completed' }).value).toBeGreaterThanOrEqual(1);
+    sample(orders, 'agora_outbox_unsent_events', { producer: 'orders' });
+    sample(orders, 'agora_outbox_oldest_unsent_age_seconds', { producer: 'orders' });
 
     for (let attempt = 0; attempt < 4; attempt += 1) await scrape('gateway');
     const gateway = await scrape('gateway');
-    expect(sample(gateway, 'agora_graphql_operations_total', { operation: 'TelemetryPlaceOrder', type: 'mutation', outcome: 'ok' })).toContain(exemplar);
+    expect(exemplarTrace(sample(gateway, 'agora_graphql_operations_total', { operation: 'TelemetryPlaceOrder', type: 'mutation', outcome: 'ok' }))).toBe(traceId);
 
     const payments = await scrape('payments');
-    expect(valueOf(sample(payments, 'agora_circuit_breaker_state', { breaker: 'payment-provider', state: 'closed' }))).toBe(1);
-    expect(valueOf(sample(payments, 'agora_http_requests_total', { method: 'POST', route: '/trpc/:path', status_code: '200' }))).toBeGreaterThanOrEqual(1);
+    expect(sample(payments, 'agora_circuit_breaker_state', { breaker: 'payment-provider', state: 'closed' }).value).toBe(1);
+    expect(sample(payments, 'agora_http_requests_total', { method: 'POST', route: '/trpc/:path', status_code: '200' }).value).toBeGreaterThanOrEqual(1);
   });
 });
 

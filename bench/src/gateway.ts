@@ -7,15 +7,25 @@ import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { barChart } from './chart.ts';
 import type { LoadResult, LoadRun } from './load.ts';
-import { machine, ratio, runStart, table, writeResult } from './report.ts';
+import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
+import type { AgoraGatewayRun } from './agora-gateway.ts';
 import type { StockRun } from './stock-gateway.ts';
-import { accessToken, appPid, launchSystem, postGraphQL, processCpuMs, serviceToken } from './system.ts';
+import { accessToken, appPid, launchSystem, postGraphQL, processCpuMs, serviceToken, UNLIMITED } from './system.ts';
 
 const CONNECTIONS = 20;
-const WARMUP_SECONDS = 3;
-const SECONDS = 10;
+/** Targets take turns, ROUNDS times, so that other load on the machine falls on all of them alike. */
+const ROUNDS = 3;
+const WARMUP_SECONDS = 1;
+const SECONDS = 4;
 const GOAL = 1.5;
 const SUBGRAPHS = ['users', 'inventory', 'orders', 'payments'];
+/** Agora's gateway code in bench processes, as launched (telemetry SDK on, default fetcher) and with one change each. */
+const EXPERIMENTS = [
+  { name: 'as launched', telemetry: true, fetcher: 'default' },
+  { name: 'Node fetch', telemetry: true, fetcher: 'fetch' },
+  { name: 'no telemetry SDK', telemetry: false, fetcher: 'default' },
+  { name: 'Node fetch, no telemetry SDK', telemetry: false, fetcher: 'fetch' },
+] as const;
 const GATEWAY_DIR = fileURLToPath(new URL('../../gateway', import.meta.url));
 
 const QUERIES = [
@@ -29,9 +39,40 @@ interface Target {
   pid: number | undefined;
 }
 
-interface Measured extends LoadResult {
+interface Round extends LoadResult {
+  /** CPU time of the gateway's process over the measured run, ms. */
+  cpuMs: number | undefined;
+}
+
+interface Measured {
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  mismatches: number;
   /** CPU time of the gateway's process per request, in ms. */
   cpuPerRequest: number | undefined;
+}
+
+function combine(rounds: readonly Round[]): Measured {
+  const latencies = ascending(rounds.flatMap((round) => round.latencies));
+  const seconds = rounds.reduce((sum, round) => sum + round.seconds, 0);
+  const sum = (pick: (round: Round) => number) => rounds.reduce((total, round) => total + pick(round), 0);
+  const cpu = rounds.every((round) => round.cpuMs !== undefined) ? sum((round) => round.cpuMs ?? 0) : undefined;
+  return {
+    requests: latencies.length,
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    non2xx: sum((round) => round.non2xx),
+    errors: sum((round) => round.errors),
+    mismatches: sum((round) => round.mismatches),
+    cpuPerRequest: cpu === undefined ? undefined : cpu / latencies.length,
+  };
 }
 
 /** Forks a bench process, sends it `message` and resolves with its first answer (the child keeps running). */
@@ -45,15 +86,14 @@ function forkChild<T>(file: string, message: unknown): { child: ChildProcess; an
   return { child, answer };
 }
 
-async function load(target: Target, run: Omit<LoadRun, 'url'>): Promise<Measured> {
+async function load(target: Target, run: Omit<LoadRun, 'url'>): Promise<Round> {
   const { answer } = forkChild<LoadResult>('./load.ts', { ...run, url: target.url });
   // The CPU window includes the warm-up; subtract it in proportion to time, which the steady load makes fair enough.
   const cpuBefore = target.pid === undefined ? undefined : processCpuMs(target.pid);
   const result = await answer;
   const cpuAfter = target.pid === undefined ? undefined : processCpuMs(target.pid);
   const share = run.seconds / (run.seconds + run.warmupSeconds);
-  const cpuPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * share) / result.requests;
-  return { ...result, cpuPerRequest };
+  return { ...result, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * share };
 }
 
 export async function run(): Promise<void> {
@@ -73,11 +113,19 @@ export async function run(): Promise<void> {
     };
     const stockSidecar = await startStock(viaSidecar);
     const stockDirect = await startStock(direct);
+    // The experiment: Agora's gateway code as launched (through the sidecar), with its default fetcher and with Node's fetch.
+    const startAgora = async (telemetry: boolean, fetcher: AgoraGatewayRun['fetcher']): Promise<{ url: string; pid: number | undefined }> => {
+      const env = { NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', OIDC_ISSUER_URL: system.issuer, DAPR_HTTP_PORT: new URL(gatewayApp.sidecarUrl).port, ...UNLIMITED };
+      const { child, answer } = forkChild<{ url: string }>('./agora-gateway.ts', { env, telemetry, fetcher } satisfies AgoraGatewayRun);
+      children.push(child);
+      return { url: (await answer).url, pid: child.pid };
+    };
     const targets: Target[] = [
       { name: 'Agora gateway', url: system.gatewayUrl, pid: appPid(process.pid, GATEWAY_DIR) },
       { name: 'stock, via the sidecar', ...stockSidecar },
       { name: 'stock, direct', ...stockDirect },
     ];
+    for (const experiment of EXPERIMENTS) targets.push({ name: `experiment: Agora, ${experiment.name}`, ...(await startAgora(experiment.telemetry, experiment.fetcher)) });
 
     const results: { query: string; measured: Measured[] }[] = [];
     for (const query of QUERIES) {
@@ -90,12 +138,14 @@ export async function run(): Promise<void> {
         if (answer.status !== 200 || answer.body.errors || !answer.body.data) throw new Error(`${targets[index]?.name ?? '?'} answered ${query.name} with HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
         if (!isDeepStrictEqual(answer.body.data, answers[0]?.body.data)) throw new Error(`${targets[index]?.name ?? '?'} answered ${query.name} with other data than Agora's gateway`);
       });
-      const measured: Measured[] = [];
-      for (const [index, target] of targets.entries()) {
-        process.stdout.write(`${query.name}: ${target.name}, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s…\n`);
-        measured.push(await load(target, { headers, body, expectBody: answers[index]?.text ?? '', connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, seconds: SECONDS }));
+      const rounds: Round[][] = targets.map(() => []);
+      for (let round = 1; round <= ROUNDS; round += 1) {
+        process.stdout.write(`${query.name}: round ${round} of ${ROUNDS}, ${targets.length} gateways, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s each…\n`);
+        for (const [index, target] of targets.entries()) {
+          rounds[index]?.push(await load(target, { headers, body, expectBody: answers[index]?.text ?? '', connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, seconds: SECONDS }));
+        }
       }
-      results.push({ query: query.name, measured });
+      results.push({ query: query.name, measured: rounds.map(combine) });
     }
     report(results, targets, start);
   } finally {
@@ -105,9 +155,10 @@ export async function run(): Promise<void> {
 }
 
 function report(results: { query: string; measured: Measured[] }[], targets: Target[], start: ReturnType<typeof runStart>): void {
+  const MAIN = 3;
   const rows = results.flatMap(({ query, measured }) => {
     const agora = measured[0];
-    return measured.map((result, index) => [
+    return measured.slice(0, MAIN).map((result, index) => [
       query,
       targets[index]?.name ?? '?',
       result.perSecond.toFixed(0),
@@ -125,16 +176,34 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
     const peer = measured[1]?.perSecond ?? 0;
     return `- ${query}: Agora ÷ stock (both through the gateway's sidecar) = ${ratio(agora, peer)}; goal ≥ ${GOAL}× ${agora >= GOAL * peer ? 'met' : 'not met'}.`;
   });
+  const experiment = table(
+    ['query', 'Agora gateway code', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU ms/req', 'this ÷ as launched (req/s)', 'this ÷ as launched (CPU/req)', 'non-2xx / errors / wrong body'],
+    results.flatMap(({ query, measured }) => {
+      const baseline = measured[MAIN];
+      return measured.slice(MAIN).map((result, index) => [
+        query,
+        EXPERIMENTS[index]?.name ?? '?',
+        result.perSecond.toFixed(0),
+        result.p50.toFixed(1),
+        result.p95.toFixed(1),
+        result.p99.toFixed(1),
+        result.cpuPerRequest === undefined ? '?' : result.cpuPerRequest.toFixed(2),
+        index === 0 ? '1' : ratio(result.perSecond, baseline?.perSecond ?? 0),
+        index === 0 ? '1' : result.cpuPerRequest === undefined || baseline?.cpuPerRequest === undefined ? '?' : ratio(result.cpuPerRequest, baseline.cpuPerRequest),
+        `${result.non2xx} / ${result.errors} / ${result.mismatches}`,
+      ]);
+    }),
+  );
   const host = machine(start);
-  process.stdout.write(`\n${summary}\n\n${verdicts.join('\n')}\n\n${host}\n`);
+  process.stdout.write(`\n${summary}\n\n${verdicts.join('\n')}\n\n${experiment}\n\n${host}\n`);
   const chart = writeResult(
     'gateway.svg',
     barChart({
-      title: `Gateway throughput, ${CONNECTIONS} connections, ${SECONDS} s each (req/s)`,
+      title: `Gateway throughput, ${CONNECTIONS} connections, ${ROUNDS} × ${SECONDS} s each (req/s)`,
       unit: 'req/s',
       groups: results.map(({ query, measured }) => ({
         label: query,
-        bars: measured.map((result, index) => ({ label: targets[index]?.name ?? '?', value: result.perSecond })),
+        bars: measured.slice(0, MAIN).map((result, index) => ({ label: targets[index]?.name ?? '?', value: result.perSecond })),
         mark: { label: `goal ${GOAL}× stock`, value: GOAL * (measured[1]?.perSecond ?? 0) },
       })),
     }),
@@ -150,7 +219,7 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
       "- **stock, via the sidecar**: `@apollo/gateway` 2.14.4 in `@apollo/server` 5.5.1 `startStandaloneServer`, default plugins, a `RemoteGraphQLDataSource` whose `willSendRequest` forwards the Authorization header (or, for anonymous callers, the same role-less service token Agora's gateway sends: subgraphs refuse requests without one); it fetches subgraphs **the same way Agora's does**, through the gateway app's sidecar. This is the peer of the goal.",
       '- **stock, direct**: the same stock gateway fetching the subgraphs directly (their own ports), to show what the sidecar hop costs.',
       '',
-      `Load: autocannon 9 in a process of its own, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured, one gateway at a time, same request bytes for all. Every gateway's answer was checked to carry the same data and no errors before its run; during the run each response must equal that answer byte for byte (else "wrong body"). Latency percentiles are over every response of the measured run. Gateway CPU is the gateway process's user + system time over its run (warm-up share subtracted) per request: less sensitive than req/s to other work on the machine.`,
+      `Load: autocannon 9 in a process of its own, ${CONNECTIONS} connections, one gateway at a time, same request bytes for all; the gateways take turns ${ROUNDS} times (${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured each turn) so that other load on the machine falls on all alike, and each figure combines its ${ROUNDS} turns. Every gateway's answer was checked to carry the same data and no errors before its run; during the run each response must equal that answer byte for byte (else "wrong body"). Latency percentiles are over every response of the measured run. Gateway CPU is the gateway process's user + system time over its run (warm-up share subtracted) per request: less sensitive than req/s to other work on the machine.`,
       '',
       `Machine: ${host}.`,
       '',
@@ -159,6 +228,12 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
       ...verdicts,
       '',
       '![gateway throughput](gateway.svg)',
+      '',
+      '## Experiments: cheaper per-request work in the gateway',
+      '',
+      "Agora's gateway code (gateway/src `startGateway`, the launched environment, through the same sidecar) started four more times in bench processes of its own (bench/src/agora-gateway.ts), measured back to back with the same load as above. **as launched**: the OpenTelemetry SDK started first, as gateway/src/index.ts does; with no exporter configured its spans go to a no-op processor, but its instrumentations (http, undici, GraphQL parse/validate/execute) still create them on every request. **Node fetch**: every data source fetches with Node's built-in fetch (undici, keep-alive pool) instead of `@apollo/gateway`'s default make-fetch-happen (an HTTP-cache-aware fetch over minipass streams), i.e. `new SubgraphDataSource({ url, fetcher: fetch })` in gateway/src/server.ts. **no telemetry SDK**: the SDK not started, as it could be when no OTEL_* exporter is configured.",
+      '',
+      experiment,
       '',
     ].join('\n'),
   );

@@ -2,7 +2,6 @@
 // an event loop with what it measures: autocannon against one URL, a warm-up, then the measured
 // run. Started by gateway.ts, which sends a LoadRun over IPC and receives a LoadResult.
 import autocannon from 'autocannon';
-import { ascending, percentile } from './report.ts';
 
 export interface LoadRun {
   url: string;
@@ -16,12 +15,9 @@ export interface LoadRun {
 }
 
 export interface LoadResult {
-  requests: number;
+  /** Every response's latency, ms. */
+  latencies: number[];
   seconds: number;
-  perSecond: number;
-  p50: number;
-  p95: number;
-  p99: number;
   non2xx: number;
   errors: number;
   mismatches: number;
@@ -41,14 +37,9 @@ async function measure(run: LoadRun): Promise<LoadResult> {
   await fire(run, run.warmupSeconds);
   const latencies: number[] = [];
   const result = await fire(run, run.seconds, latencies);
-  const sorted = ascending(latencies);
   return {
-    requests: sorted.length,
+    latencies,
     seconds: result.duration,
-    perSecond: sorted.length / result.duration,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
     non2xx: result.non2xx,
     errors: result.errors,
     mismatches: result.mismatches,

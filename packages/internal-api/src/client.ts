@@ -1,5 +1,6 @@
 import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
+import { bulkhead } from 'cockatiel';
 import type { ErrorCode } from '@agora/service';
 import type { InternalErrorData } from './server.ts';
 
@@ -22,14 +23,22 @@ export type InternalClientOptions = InternalTarget & {
   token: () => Promise<string>;
   /** Extra headers per call, e.g. the trace context. */
   headers?: () => Record<string, string>;
+  /**
+   * Bulkhead: calls in flight to this participant at most; one more fails at once (a transport
+   * error, so callers retry it later) instead of waiting, so a slow participant cannot hold every
+   * worker slot of its callers. Unbounded when not given.
+   */
+  maxConcurrentCalls?: number;
 };
 
 /** A typed tRPC client of another service's router, over the Dapr invocation URL of its app id. */
 export function createInternalClient<TRouter extends AnyTRPCRouter>(options: InternalClientOptions): TRPCClient<TRouter> {
   const url = 'url' in options ? options.url : `http://${options.daprHost ?? '127.0.0.1'}:${options.daprHttpPort}/v1.0/invoke/${options.appId}/method/trpc`;
   // Built for any router (no transformer: JSON), since TypeScript cannot resolve a generic router's transformer options.
+  const limit = options.maxConcurrentCalls === undefined ? undefined : bulkhead(options.maxConcurrentCalls);
   const link: TRPCLink<AnyTRPCRouter> = httpLink({
     url,
+    ...(limit ? { fetch: (input: string | URL | Request, init?: RequestInit) => limit.execute(() => fetch(input, init)) } : {}),
     headers: async () => ({ ...options.headers?.(), authorization: `Bearer ${await options.token()}` }),
   });
   return createTRPCClient<TRouter>({ links: [link as TRPCLink<TRouter>] });

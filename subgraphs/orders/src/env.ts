@@ -19,6 +19,11 @@ const schema = subgraphEnvSchema.extend({
   PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: envField.count(30),
   /** How long one saga step may take (all its retries) before the saga compensates. */
   SAGA_STEP_TIMEOUT_SECONDS: envField.count(30),
+  /**
+   * Bulkhead: saga calls in flight to one participant (inventory, payments) at most. The workflow
+   * worker runs 10 work items at a time; a hung participant may hold only this many of them.
+   */
+  PARTICIPANT_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(5),
 });
 
 export type OrdersEnv = z.infer<typeof schema>;

@@ -27,8 +27,9 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   await state.start();
   const tokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.SERVICE_CLIENT_ID, clientSecret: env.SERVICE_CLIENT_SECRET });
   const token = () => tokens.token();
-  const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token });
-  const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token });
+  const maxConcurrentCalls = env.PARTICIPANT_MAX_CONCURRENT_CALLS;
+  const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token, maxConcurrentCalls });
+  const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token, maxConcurrentCalls });
   const sdkOptions = { daprHost: '127.0.0.1', daprPort: String(daprGrpcPort), logger: { level: env.LOG_LEVEL === 'debug' ? LogLevel.Debug : LogLevel.Warn } };
   const workflows = new DaprWorkflowClient(sdkOptions);
   const relay = startOutboxRelay({ orm, daprHttpPort, service: 'orders', logger });

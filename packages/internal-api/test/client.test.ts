@@ -1,0 +1,66 @@
+import type { AddressInfo } from 'node:net';
+import { initTRPC } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createInternalClient } from '../src/index.ts';
+
+// The bulkhead of the internal client: a participant that stops answering holds at most
+// `maxConcurrentCalls` of its caller's calls; the next fails at once instead of queueing.
+
+const t = initTRPC.create();
+const held: (() => void)[] = [];
+const router = t.router({
+  /** Answers only when the test releases it: a participant that hangs. */
+  slow: t.procedure.input(z.object({ n: z.number() })).mutation(({ input }) => new Promise<number>((resolve) => held.push(() => resolve(input.n)))),
+  fast: t.procedure.query(() => 'ok'),
+});
+type Router = typeof router;
+
+let server: ReturnType<typeof createHTTPServer>;
+let url: string;
+
+beforeAll(async () => {
+  server = createHTTPServer({ router });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const release of held.splice(0)) release();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const token = () => Promise.resolve('unused');
+
+describe('the internal client bulkhead', () => {
+  it('fails the call over the limit at once, lets other participants through, and admits calls again once one ends', async () => {
+    const participant = createInternalClient<Router>({ url, token, maxConcurrentCalls: 2 });
+    const other = createInternalClient<Router>({ url, token, maxConcurrentCalls: 2 });
+    const first = participant.slow.mutate({ n: 1 });
+    const second = participant.slow.mutate({ n: 2 });
+    await expect.poll(() => held.length).toBe(2);
+
+    const started = performance.now();
+    await expect(participant.slow.mutate({ n: 3 })).rejects.toThrow(/bulkhead/i);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(held).toHaveLength(2);
+    // Another participant's client has its own compartment.
+    expect(await other.fast.query()).toBe('ok');
+
+    held.shift()?.();
+    expect(await first).toBe(1);
+    const third = participant.slow.mutate({ n: 3 });
+    await expect.poll(() => held.length).toBe(2);
+    for (const release of held.splice(0)) release();
+    expect(await Promise.all([second, third])).toEqual([2, 3]);
+  });
+
+  it('does not limit a client without maxConcurrentCalls', async () => {
+    const client = createInternalClient<Router>({ url, token });
+    const calls = Array.from({ length: 5 }, (_, n) => client.slow.mutate({ n }));
+    await expect.poll(() => held.length).toBe(5);
+    for (const release of held.splice(0)) release();
+    expect(await Promise.all(calls)).toEqual([0, 1, 2, 3, 4]);
+  });
+});

@@ -168,6 +168,22 @@ export async function settle(db: Databases, redis: Redis, base: Baseline, timeou
   }
 }
 
+/** How the scenario's orders ended: `<status> <payment method>: <reason>` → count, reasons without ids. */
+export async function orderOutcomes(db: Databases, base: Baseline): Promise<Record<string, number>> {
+  const rows = await db.query<{ status: string; payment_method: string | null; status_reason: string | null }>(
+    'orders',
+    'select status, payment_method, status_reason from orders where not (id = any($1::uuid[]))',
+    [base.orders],
+  );
+  const outcomes: Record<string, number> = {};
+  for (const row of rows) {
+    const reason = (row.status_reason ?? '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 160);
+    const key = `${row.status} ${row.payment_method ?? '?'}${reason ? `: ${reason}` : ''}`;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+  }
+  return outcomes;
+}
+
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 const sameSet = (a: Iterable<string>, b: Iterable<string>) => {
   const left = new Set(a);

@@ -4,7 +4,8 @@ import { passed, renderTable } from './table.ts';
 
 // `npm run chaos` (full suite) or `npm run chaos -- --short` (CHAOS_SHORT=1 too); `--only <name>`
 // (repeatable) picks scenarios by name or part of one; `--orders <n>` sets the load per scenario;
-// `--keep-logs` keeps every system log (they are kept for failed scenarios anyway).
+// `--keep-logs` keeps every system log (they are kept for failed scenarios anyway); `--verbose`
+// lists how the orders ended.
 
 const { values } = parseArgs({
   options: {
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     only: { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
     orders: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
   },
 });
 
@@ -22,5 +24,5 @@ if (reports.length === 0) {
   process.exit(2);
 }
 write('');
-write(renderTable(reports));
+write(renderTable(reports, values.verbose));
 process.exitCode = reports.every(passed) ? 0 : 1;

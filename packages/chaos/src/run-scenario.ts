@@ -12,7 +12,7 @@ import { connectRedis, republishShuffled } from './event-streams.ts';
 import { startPostgresCluster, type PostgresCluster } from './infra/postgres-cluster.ts';
 import { waitFor } from './infra/processes.ts';
 import { startRedisServer, type RedisServer } from './infra/redis-server.ts';
-import { captureBaseline, checkInvariants, settle, type InvariantResults, type Settled } from './invariants.ts';
+import { captureBaseline, checkInvariants, orderOutcomes, settle, type InvariantResults, type Settled } from './invariants.ts';
 import { startLoad, type LoadResult } from './load.ts';
 import { DEFAULT_METHODS, type Fault, type Scenario } from './scenarios.ts';
 
@@ -40,6 +40,8 @@ export interface ScenarioReport {
   load?: LoadResult;
   settled?: Settled;
   faultNote?: string;
+  /** How the orders ended (status, payment method, reason) → count. */
+  outcomes?: Record<string, number>;
   durationMs: number;
   logFile: string;
 }
@@ -50,6 +52,8 @@ const SUITE_ENV: Record<string, string> = {
   RATE_LIMIT_MAX: '100000',
   SAGA_STEP_TIMEOUT_SECONDS: '20',
   SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500',
+  // pm_card_timeout never answers: a shorter wait keeps those sagas (and the suite) short.
+  PAYMENT_PROVIDER_TIMEOUT_MS: '1500',
 };
 
 async function inject(fault: Fault, infra: Pick<Environment, 'system' | 'postgres' | 'redis'>, redisUrl: string): Promise<string> {
@@ -194,6 +198,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
     report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);
     note(`settled ${JSON.stringify(report.settled)}`);
     report.invariants = await checkInvariants(db, events, baseline, report.load.placed);
+    report.outcomes = await orderOutcomes(db, baseline);
   } catch (error) {
     report.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
     note(`error: ${report.error}`);

@@ -20,7 +20,7 @@ export interface SuiteOptions {
 export function settingsFor(short: boolean, log: (line: string) => void, orders?: number): RunSettings {
   const logDir = join(tmpdir(), `agora-chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const settings: RunSettings = short
-    ? { orders: 30, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 90_000, retryForMs: 30_000, logDir, log }
+    ? { orders: 30, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 90_000, retryForMs: 15_000, logDir, log }
     : { orders: 120, ratePerSecond: 10, faultAfter: 0.3, settleTimeoutMs: 180_000, retryForMs: 90_000, logDir, log };
   return orders === undefined ? settings : { ...settings, orders };
 }

@@ -8,8 +8,8 @@ export const passed = (report: ScenarioReport): boolean => report.error === unde
 const width = (text: string) => Array.from(text).length;
 const pad = (text: string, size: number) => text + ' '.repeat(Math.max(0, size - width(text)));
 
-/** Scenario × invariant → ✓/✗ with its numbers, then every failure spelled out. */
-export function renderTable(reports: readonly ScenarioReport[]): string {
+/** Scenario × invariant → ✓/✗ with its numbers, then every failure spelled out; `verbose` adds how the orders ended. */
+export function renderTable(reports: readonly ScenarioReport[], verbose = false): string {
   const header = ['scenario', ...INVARIANTS.map((name) => INVARIANT_TITLES[name]), 'settled'];
   const rows = reports.map((report) => {
     const cells = INVARIANTS.map((name) => {
@@ -39,7 +39,10 @@ export function renderTable(reports: readonly ScenarioReport[]): string {
       .sort(([, a], [, b]) => b - a)
       .slice(0, 3)
       .map(([error, count]) => `      ${count}× ${error}`);
-    return [`  ${passed(report) ? '✓' : '✗'} ${report.scenario.name}: ${report.faultNote ?? 'fault not injected'}; ${load}; ${Math.round(report.durationMs / 1000)} s`, ...errors];
+    const outcomes = Object.entries(report.outcomes ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([outcome, count]) => `      = ${count}× ${outcome}`);
+    return [`  ${passed(report) ? '✓' : '✗'} ${report.scenario.name}: ${report.faultNote ?? 'fault not injected'}; ${load}; ${Math.round(report.durationMs / 1000)} s`, ...errors, ...(verbose ? outcomes : [])];
   });
   return [...out, '', ...summary, ...(failures.length > 0 ? ['', 'Failures:', ...failures] : [])].join('\n');
 }

@@ -104,8 +104,20 @@ export interface Environment {
   stop(): Promise<void>;
 }
 
-/** A fresh system on its own PostgreSQL cluster and Redis; a failure stops whatever had started. */
+/**
+ * A fresh system on its own PostgreSQL cluster and Redis; a failure stops whatever had started
+ * and is tried once more (start-up races on a busy machine are not what the suite tests).
+ */
 export async function startEnvironment(name: string, env: Record<string, string> | undefined, logFile: string): Promise<Environment> {
+  try {
+    return await startEnvironmentOnce(name, env, logFile);
+  } catch {
+    appendFileSync(logFile, `${new Date().toISOString()} starting once more\n`);
+    return startEnvironmentOnce(name, env, logFile);
+  }
+}
+
+async function startEnvironmentOnce(name: string, env: Record<string, string> | undefined, logFile: string): Promise<Environment> {
   let currentLog = logFile;
   const note = (line: string) => appendFileSync(currentLog, `${new Date().toISOString()} ${line}\n`);
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -154,6 +166,7 @@ export async function startEnvironment(name: string, env: Record<string, string>
       stop,
     };
   } catch (error) {
+    note(`start-up failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     await stop();
     throw error;
   }

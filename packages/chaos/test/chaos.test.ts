@@ -27,5 +27,5 @@ describe('chaos suite, short form', () => {
         expect(result?.ok, `${report.scenario.name} × ${name}: ${result?.detail ?? 'not checked'}\n${result?.problems.join('\n') ?? ''}`).toBe(true);
       }
     }
-  }, 600_000);
+  }, 900_000);
 });

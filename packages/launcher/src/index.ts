@@ -1,2 +1,4 @@
 export { launch } from './launch.ts';
 export type { LaunchEvent, LaunchOptions, RunningSystem } from './launch.ts';
+export { startEmbeddedPostgres } from './postgres.ts';
+export type { DatabaseServer } from './postgres.ts';

@@ -1,44 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient } from '@trpc/client';
+import type { TRPCClient } from '@trpc/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createClientCredentialsTokenSource } from '@agora/auth';
-import type { InternalErrorData } from '@agora/internal-api';
-import type { TestIssuer } from '@agora/testing';
+import { internalApiClient } from '@agora/testing';
 import type { InventoryRouter } from '../src/internal/router.ts';
 import { Product } from '../src/modules/product/product.entity.ts';
 
-/** The realm's service client: its service account holds `admin`, as the saga's calls do (docs/adr/0007). */
-export const serviceClient = { clientId: 'agora-service', clientSecret: 'agora-service-dev-secret' } as const;
-
-export const serviceTokenOf = (issuer: TestIssuer) => createClientCredentialsTokenSource({ issuer: issuer.issuer, ...serviceClient });
-
 /** A tRPC client straight at the subgraph's /trpc (no sidecar), sending `token` when it gives one. */
-export function inventoryClient(graphqlUrl: string, token: () => Promise<string | undefined>): TRPCClient<InventoryRouter> {
-  return createTRPCClient<InventoryRouter>({
-    links: [
-      httpLink({
-        url: new URL('/trpc', graphqlUrl).href,
-        headers: async () => {
-          const value = await token();
-          return value ? { authorization: `Bearer ${value}` } : {};
-        },
-      }),
-    ],
-  });
-}
+export const inventoryClient = (graphqlUrl: string, token: () => Promise<string | undefined>): TRPCClient<InventoryRouter> => internalApiClient<InventoryRouter>(graphqlUrl, token);
 
-export type ClientError = TRPCClientError<InventoryRouter> & { data: InternalErrorData & { code: string; httpStatus: number } };
-
-/** The tRPC error a call fails with; fails the test when the call succeeds. */
-export async function failureOf(call: Promise<unknown>): Promise<ClientError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof TRPCClientError) return error as ClientError;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
+export { failureOf, serviceClient, serviceTokenOf, type InternalClientError as ClientError } from '@agora/testing';
 
 /** A new product with `stock` units on hand and none reserved. */
 export async function createProduct(orm: MikroORM, stock: number): Promise<string> {

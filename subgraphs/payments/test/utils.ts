@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient } from '@trpc/client';
+import type { TRPCClient } from '@trpc/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { createClientCredentialsTokenSource } from '@agora/auth';
-import type { InternalErrorData } from '@agora/internal-api';
-import { startTestSubgraph, type TestIssuer, type TestSubgraph } from '@agora/testing';
+import { internalApiClient, serviceTokenOf, startTestSubgraph, type TestSubgraph } from '@agora/testing';
 import type { Context } from '../src/context.ts';
 import { paymentsSettings } from '../src/env.ts';
 import type { PaymentsRouter } from '../src/internal/router.ts';
 import { createPaymentsSubgraph, type PaymentsRuntime } from '../src/subgraph.ts';
 import { WEBHOOK_PATH } from '../src/webhooks/payment-provider.route.ts';
 import { SIGNATURE_HEADER, signWebhook, type ProviderWebhookEvent } from '../src/webhooks/webhook-signature.ts';
-
-/** The realm's service client: its service account holds `admin`, as the saga's calls do (docs/adr/0007). */
-export const serviceClient = { clientId: 'agora-service', clientSecret: 'agora-service-dev-secret' } as const;
 
 export const WEBHOOK_SECRET = 'whsec_payments-test-secret';
 
@@ -59,35 +54,10 @@ export async function startPayments(overrides: SettingsOverrides = {}): Promise<
   };
 }
 
-export const serviceTokenOf = (issuer: TestIssuer) => createClientCredentialsTokenSource({ issuer: issuer.issuer, ...serviceClient });
+/** A tRPC client straight at the subgraph's /trpc (no sidecar), sending `token` when it gives one. */
+export const paymentsClient = (graphqlUrl: string, token: () => Promise<string | undefined>): PaymentsClient => internalApiClient<PaymentsRouter>(graphqlUrl, token);
 
-/** A tRPC client straight at the subgraph's /trpc, sending `token` when it gives one. */
-export function paymentsClient(graphqlUrl: string, token: () => Promise<string | undefined>): PaymentsClient {
-  return createTRPCClient<PaymentsRouter>({
-    links: [
-      httpLink({
-        url: new URL('/trpc', graphqlUrl).href,
-        headers: async () => {
-          const value = await token();
-          return value ? { authorization: `Bearer ${value}` } : {};
-        },
-      }),
-    ],
-  });
-}
-
-export type ClientError = TRPCClientError<PaymentsRouter> & { data: InternalErrorData & { code: string; httpStatus: number } };
-
-/** The tRPC error a call fails with; fails the test when the call succeeds. */
-export async function failureOf(call: Promise<unknown>): Promise<ClientError> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof TRPCClientError) return error as ClientError;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
+export { failureOf, serviceClient, serviceTokenOf, type InternalClientError as ClientError } from '@agora/testing';
 
 export const newOrderId = (): string => randomUUID();
 

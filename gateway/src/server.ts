@@ -15,6 +15,7 @@ import { queryLimits } from './limits.ts';
 import { operationResolutionPlugin } from './operation-resolution.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { SubgraphDataSource } from './subgraph-data-source.ts';
+import { createSubgraphFetcher } from './subgraph-fetcher.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
 
 const FORWARDED_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
@@ -57,9 +58,10 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const serviceTokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.GATEWAY_CLIENT_ID, clientSecret: env.GATEWAY_CLIENT_SECRET });
   const subgraphUrls = new Map(subgraphs.map(({ name, url }) => [name as string, subgraphUrl(env, name, url)]));
 
+  const fetcher = createSubgraphFetcher();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl ?? readFileSync(supergraphPath, 'utf8'),
-    buildService: ({ name, url }) => new SubgraphDataSource({ url: subgraphUrls.get(name) ?? url }),
+    buildService: ({ name, url }) => new SubgraphDataSource({ url: subgraphUrls.get(name) ?? url, fetcher: fetcher.fetch }),
     logger,
   });
 
@@ -120,6 +122,9 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   };
   const handler = fastifyApolloHandler(apollo, { context });
   const limitRate = await registerRateLimit(app, env, authenticate, logger);
+  app.addHook('onClose', async () => {
+    fetcher.close();
+  });
   app.setErrorHandler(refusalHandler(env.BODY_LIMIT_BYTES));
   const onRequest = [refuseTokenInQuery, limitRate];
   app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
@@ -129,6 +134,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     await app.listen({ host: env.HOST, port: env.PORT });
   } catch (error) {
     await apollo.stop();
+    fetcher.close();
     throw error;
   }
   const address = app.server.address();

@@ -492,7 +492,7 @@ export class WorkflowEngine {
     try {
       // An activity row already gone (the instance finished or continued as new meanwhile) takes no result.
       token = this.#beginPrefetch(instanceId);
-      const work = await databaseRetry.execute(() => this.#store.completeActivity(lease.row.id, failure ? 'taskFailed' : 'taskCompleted', history.encode(event), token !== undefined));
+      const work = await databaseRetry.execute(() => this.#store.completeActivity(lease.row, failure ? 'taskFailed' : 'taskCompleted', history.encode(event), token !== undefined));
       prefetched = this.#endPrefetch(instanceId, token, work);
     } catch (error) {
       this.#endPrefetch(instanceId, token, undefined);
@@ -773,13 +773,17 @@ export class WorkflowEngine {
       // A new id is one statement; an id in use goes through the reuse rule in a transaction.
       const work = await this.#store.createNewInstance(instance, executionId, startedEvent(executionId));
       prefetched = this.#endPrefetch(instanceId, token, work);
-      if (!work) await this.#store.transaction((tx) => tx.createInstance(instance, startedEvent));
+      // A new instance has no history yet: its first step need not read it.
+      if (work && !this.#running.has(instanceId)) this.#cacheHistory(instanceId, executionId, []);
+      else {
+        this.#history.delete(instanceId);
+        await this.#store.transaction((tx) => tx.createInstance(instance, startedEvent));
+      }
     } catch (error) {
       this.#endPrefetch(instanceId, token, undefined);
       if (error instanceof InstanceExistsError) throw new WorkflowError('ALREADY_EXISTS', `workflow instance ${instanceId} already exists and is not finished; a running instance id cannot be started twice`);
       throw error;
     }
-    this.#history.delete(instanceId);
     workflowTelemetry.started(this.#appId, options.name);
     if (scheduledStartAt) this.#wakeAtTime(scheduledStartAt);
     else this.#markReady(instanceId, prefetched);

@@ -87,6 +87,15 @@ export interface StepWrite {
   finish?: { output: string | null; failure: Buffer | null };
 }
 
+/** An activity's result to record (WorkflowStore.completeActivity). */
+interface ActivityResult {
+  activityRowId: string;
+  instanceId: string;
+  kind: string;
+  event: Buffer;
+  readWork: boolean;
+}
+
 /** A position in creation order: the instance's created_at (in microseconds since 1970) and id. */
 export interface QueryCursor {
   createdAtMicros: string;
@@ -285,9 +294,62 @@ export class StoreTransaction {
   }
 }
 
+/**
+ * Group commit: what is submitted while a batch is being written goes together into the next
+ * one, a single statement, so concurrent completions share one round trip and one commit. A batch
+ * that fails is tried again item by item, so that one item's error is its own.
+ */
+class Batcher<I, O> {
+  readonly #write: (items: readonly I[]) => Promise<O[]>;
+  readonly #maxInFlight: number;
+  readonly #maxBatch: number;
+  #queue: { item: I; resolve: (value: O) => void; reject: (error: unknown) => void }[] = [];
+  #inFlight = 0;
+
+  constructor(write: (items: readonly I[]) => Promise<O[]>, maxInFlight: number, maxBatch: number) {
+    this.#write = write;
+    this.#maxInFlight = maxInFlight;
+    this.#maxBatch = maxBatch;
+  }
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#inFlight += 1;
+      void this.#run(batch).finally(() => {
+        this.#inFlight -= 1;
+        this.#flush();
+      });
+    }
+  }
+
+  async #run(batch: { item: I; resolve: (value: O) => void; reject: (error: unknown) => void }[]): Promise<void> {
+    try {
+      const results = await this.#write(batch.map((entry) => entry.item));
+      batch.forEach((entry, index) => entry.resolve(results[index] as O));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]?.reject(error);
+        return;
+      }
+      await Promise.all(batch.map((entry) => this.#write([entry.item]).then(([result]) => entry.resolve(result as O), entry.reject)));
+    }
+  }
+}
+
 export class WorkflowStore {
   readonly #pool: pg.Pool;
   readonly #appId: string;
+  readonly #steps = new Batcher<StepWrite, Map<number, string> | undefined>((steps) => this.#commitSteps(steps), 2, 200);
+  readonly #activityResults = new Batcher<ActivityResult, Work | undefined>((results) => this.#completeActivities(results), 2, 200);
+  readonly #instanceReads = new Batcher<string, InstanceRow | undefined>((ids) => this.#getInstances(ids), 2, 500);
   #closed = false;
 
   constructor(connectionString: string, appId: string, onIdleError: (error: Error) => void) {
@@ -435,108 +497,166 @@ export class WorkflowStore {
   }
 
   /**
-   * Applies an orchestrator step in one statement (atomic by itself), if the instance still runs
-   * the same execution; answers the new activities' row ids by task id, or undefined when it does not.
+   * Applies an orchestrator step, if the instance still runs the same execution; answers the new
+   * activities' row ids by task id, or undefined when it does not. Steps saved at the same time
+   * share one statement (atomic by itself), each guarded on its own.
    */
-  async commitStep(step: StepWrite): Promise<Map<number, string> | undefined> {
-    const finishing = step.finish !== undefined;
-    const result = await this.#prepared<{ applied: boolean; activities: [string, number][] | null }>(
-      'dapr-workflow-commit-step',
-      `WITH target AS (
-         SELECT instance_id FROM dapr_workflow_instances
-         WHERE app_id = $1 AND instance_id = $2 AND execution_id = $3 AND status NOT IN ${TERMINAL_SQL}
-         FOR UPDATE
+  commitStep(step: StepWrite): Promise<Map<number, string> | undefined> {
+    return this.#steps.submit(step);
+  }
+
+  async #commitSteps(steps: readonly StepWrite[]): Promise<(Map<number, string> | undefined)[]> {
+    // Per-step values by step number (1-based); history, consumed inbox, activities and new inbox flattened with their step number.
+    const flat = <T, R>(pick: (step: StepWrite) => readonly T[], map: (row: T, step: StepWrite, index: number) => R): { steps: number[]; rows: R[] } => {
+      const numbers: number[] = [];
+      const rows: R[] = [];
+      steps.forEach((step, index) =>
+        pick(step).forEach((row, rowIndex) => {
+          numbers.push(index + 1);
+          rows.push(map(row, step, rowIndex));
+        }),
+      );
+      return { steps: numbers, rows };
+    };
+    const consumed = flat((step) => step.inboxIds, (id) => id);
+    const appended = flat((step) => step.history, (event, step, index) => ({ seq: step.historyFrom + index, event }));
+    const scheduled = flat((step) => step.activities, (row) => row);
+    const delivered = flat((step) => step.inbox, (row) => row);
+    const result = await this.#prepared<{ applied: number[] | null; activities: [string, number, number][] | null }>(
+      'dapr-workflow-commit-steps',
+      `WITH steps AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::smallint[], $6::boolean[], $7::text[], $8::text[], $9::bytea[])
+           WITH ORDINALITY AS s(instance_id, execution_id, finishing, status, has_custom_status, custom_status, output, failure, step)
+       ), target AS (
+         SELECT s.* FROM dapr_workflow_instances i JOIN steps s ON i.instance_id = s.instance_id AND i.execution_id = s.execution_id
+         WHERE i.app_id = $1 AND i.instance_id = ANY($2::text[]) AND i.status NOT IN ${TERMINAL_SQL}
+         FOR UPDATE OF i
        ), consumed AS (
          DELETE FROM dapr_workflow_inbox
-         WHERE app_id = $1 AND EXISTS (SELECT FROM target) AND (id = ANY($4::bigint[]) OR ($14::boolean AND instance_id = $2))
+         WHERE id = ANY($11::bigint[]) AND id IN (SELECT c.id FROM unnest($10::int[], $11::bigint[]) AS c(step, id) JOIN target t ON t.step = c.step AND NOT t.finishing)
+       ), cleared AS (
+         DELETE FROM dapr_workflow_inbox WHERE app_id = $1 AND instance_id = ANY($2::text[]) AND instance_id IN (SELECT instance_id FROM target WHERE finishing)
        ), dropped AS (
-         DELETE FROM dapr_workflow_activities WHERE $14::boolean AND app_id = $1 AND instance_id = $2 AND EXISTS (SELECT FROM target)
+         DELETE FROM dapr_workflow_activities WHERE app_id = $1 AND instance_id = ANY($2::text[]) AND instance_id IN (SELECT instance_id FROM target WHERE finishing)
        ), appended AS (
          INSERT INTO dapr_workflow_history (app_id, instance_id, seq, event)
-         SELECT $1, $2, $5::int + t.ord::int - 1, t.event FROM unnest($6::bytea[]) WITH ORDINALITY AS t(event, ord) WHERE EXISTS (SELECT FROM target)
+         SELECT $1, t.instance_id, h.seq, h.event FROM unnest($12::int[], $13::int[], $14::bytea[]) AS h(step, seq, event) JOIN target t ON t.step = h.step
        ), scheduled AS (
          INSERT INTO dapr_workflow_activities (app_id, instance_id, execution_id, task_id, name, request)
-         SELECT $1, $2, $3, t.task_id, t.name, t.request FROM unnest($7::int[], $8::text[], $9::bytea[]) AS t(task_id, name, request) WHERE EXISTS (SELECT FROM target)
+         SELECT $1, t.instance_id, t.execution_id, a.task_id, a.name, a.request FROM unnest($15::int[], $16::int[], $17::text[], $18::bytea[]) AS a(step, task_id, name, request) JOIN target t ON t.step = a.step
          ON CONFLICT (app_id, instance_id, task_id) DO UPDATE SET request = EXCLUDED.request
-         RETURNING id::text, task_id
+         RETURNING id::text, instance_id, task_id
        ), delivered AS (
          INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event, visible_at)
-         SELECT $1, t.instance_id, t.kind, t.event, COALESCE(t.visible_at, now()) FROM unnest($10::text[], $11::text[], $12::bytea[], $13::timestamptz[]) AS t(instance_id, kind, event, visible_at)
-         WHERE EXISTS (SELECT FROM target)
+         SELECT $1, d.instance_id, d.kind, d.event, COALESCE(d.visible_at, now())
+         FROM unnest($19::int[], $20::text[], $21::text[], $22::bytea[], $23::timestamptz[]) WITH ORDINALITY AS d(step, instance_id, kind, event, visible_at, ord) JOIN target t ON t.step = d.step
+         ORDER BY d.ord
        ), updated AS (
-         UPDATE dapr_workflow_instances SET
-           status = $15,
-           custom_status = CASE WHEN $16::boolean THEN $17 ELSE custom_status END,
-           output = CASE WHEN $14::boolean THEN $18 ELSE output END,
-           failure = CASE WHEN $14::boolean THEN $19::bytea ELSE failure END,
+         UPDATE dapr_workflow_instances i SET
+           status = t.status,
+           custom_status = CASE WHEN t.has_custom_status THEN t.custom_status ELSE i.custom_status END,
+           output = CASE WHEN t.finishing THEN t.output ELSE i.output END,
+           failure = CASE WHEN t.finishing THEN t.failure ELSE i.failure END,
            updated_at = now()
-         WHERE app_id = $1 AND instance_id = $2 AND EXISTS (SELECT FROM target)
+         FROM target t WHERE i.app_id = $1 AND i.instance_id = ANY($2::text[]) AND i.instance_id = t.instance_id
        )
-       SELECT EXISTS (SELECT FROM target) AS applied, (SELECT json_agg(json_build_array(id, task_id)) FROM scheduled) AS activities`,
+       SELECT (SELECT array_agg(step::int) FROM target) AS applied,
+         (SELECT json_agg(json_build_array(s.id, t.step, s.task_id)) FROM scheduled s JOIN target t ON t.instance_id = s.instance_id) AS activities`,
       [
         this.#appId,
-        step.instanceId,
-        step.executionId,
-        step.inboxIds,
-        step.historyFrom,
-        step.history,
-        step.activities.map((row) => row.taskId),
-        step.activities.map((row) => row.name),
-        step.activities.map((row) => row.request),
-        step.inbox.map((row) => row.instanceId),
-        step.inbox.map((row) => row.kind),
-        step.inbox.map((row) => row.event),
-        step.inbox.map((row) => row.visibleAt ?? null),
-        finishing,
-        step.status,
-        step.customStatus !== undefined,
-        step.customStatus ?? null,
-        step.finish?.output ?? null,
-        step.finish?.failure ?? null,
+        steps.map((step) => step.instanceId),
+        steps.map((step) => step.executionId),
+        steps.map((step) => step.finish !== undefined),
+        steps.map((step) => step.status),
+        steps.map((step) => step.customStatus !== undefined),
+        steps.map((step) => step.customStatus ?? null),
+        steps.map((step) => step.finish?.output ?? null),
+        steps.map((step) => step.finish?.failure ?? null),
+        consumed.steps,
+        consumed.rows,
+        appended.steps,
+        appended.rows.map((row) => row.seq),
+        appended.rows.map((row) => row.event),
+        scheduled.steps,
+        scheduled.rows.map((row) => row.taskId),
+        scheduled.rows.map((row) => row.name),
+        scheduled.rows.map((row) => row.request),
+        delivered.steps,
+        delivered.rows.map((row) => row.instanceId),
+        delivered.rows.map((row) => row.kind),
+        delivered.rows.map((row) => row.event),
+        delivered.rows.map((row) => row.visibleAt ?? null),
       ],
     );
     const row = result.rows[0];
-    if (!row?.applied) return undefined;
-    return new Map((row.activities ?? []).map(([id, taskId]) => [taskId, id]));
+    const applied = new Set(row?.applied ?? []);
+    const ids = steps.map((_step, index) => (applied.has(index + 1) ? new Map<number, string>() : undefined));
+    for (const [id, step, taskId] of row?.activities ?? []) ids[step - 1]?.set(taskId, id);
+    return ids;
   }
 
   /**
-   * Records an activity's result in its instance's inbox, unless the activity is no longer pending,
-   * in one statement. With `readWork`, the same statement answers the instance and its visible
-   * inbox (undefined when nothing was recorded), which saves the dispatch that follows a read.
+   * Records an activity's result in its instance's inbox, unless the activity is no longer pending.
+   * With `readWork`, answers the instance and its visible inbox (undefined when nothing was
+   * recorded), which saves the dispatch that follows a read. Results saved at the same time share
+   * one statement.
    */
-  async completeActivity(activityRowId: string, kind: string, event: Buffer, readWork: boolean): Promise<Work | undefined> {
-    const record = `WITH done AS (
-         DELETE FROM dapr_workflow_activities WHERE id = $1 RETURNING app_id, instance_id
+  completeActivity(activity: Pick<ActivityRow, 'id' | 'instanceId'>, kind: string, event: Buffer, readWork: boolean): Promise<Work | undefined> {
+    return this.#activityResults.submit({ activityRowId: activity.id, instanceId: activity.instanceId, kind, event, readWork });
+  }
+
+  async #completeActivities(results: readonly ActivityResult[]): Promise<(Work | undefined)[]> {
+    const result = await this.#prepared<WorkRecord & { activity_id: string }>(
+      'dapr-workflow-complete-activities',
+      `WITH results AS (
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::boolean[]) WITH ORDINALITY AS r(id, kind, event, read_work, ord)
+       ), done AS (
+         DELETE FROM dapr_workflow_activities a USING results r WHERE a.id = ANY($1::bigint[]) AND a.id = r.id
+         RETURNING a.app_id, a.instance_id, r.id AS activity_id, r.kind, r.event, r.read_work, r.ord
        ), added AS (
-         INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event) SELECT app_id, instance_id, $2, $3 FROM done
-         RETURNING id, kind, event
-       )`;
-    if (!readWork) {
-      await this.#prepared('dapr-workflow-complete-activity', `${record} SELECT 1`, [activityRowId, kind, event]);
-      return undefined;
-    }
-    const result = await this.#prepared<WorkRecord>(
-      'dapr-workflow-complete-activity-read',
-      `${record}
-       SELECT i.*, b.id::text AS inbox_id, b.kind AS inbox_kind, b.event AS inbox_event
-       FROM dapr_workflow_instances i
+         INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event) SELECT app_id, instance_id, kind, event FROM done ORDER BY ord
+         RETURNING id, app_id, instance_id, kind, event
+       )
+       SELECT d.activity_id::text AS activity_id, i.*, b.id::text AS inbox_id, b.kind AS inbox_kind, b.event AS inbox_event
+       FROM done d
+       JOIN dapr_workflow_instances i ON i.app_id = d.app_id AND i.instance_id = d.instance_id AND i.app_id = $5 AND i.instance_id = ANY($6::text[])
        CROSS JOIN LATERAL (
          SELECT id, kind, event FROM dapr_workflow_inbox WHERE app_id = i.app_id AND instance_id = i.instance_id AND visible_at <= now()
          UNION ALL
-         SELECT id, kind, event FROM added
+         SELECT id, kind, event FROM added WHERE added.app_id = i.app_id AND added.instance_id = i.instance_id
        ) b
-       WHERE (i.app_id, i.instance_id) IN (SELECT app_id, instance_id FROM done)
-       ORDER BY b.id`,
-      [activityRowId, kind, event],
+       WHERE d.read_work
+       ORDER BY d.activity_id, b.id`,
+      [
+        results.map((row) => row.activityRowId),
+        results.map((row) => row.kind),
+        results.map((row) => row.event),
+        results.map((row) => row.readWork),
+        this.#appId,
+        [...new Set(results.filter((row) => row.readWork).map((row) => row.instanceId))],
+      ],
     );
-    return toWork(result.rows);
+    const byActivity = new Map<string, WorkRecord[]>();
+    for (const row of result.rows) {
+      const rows = byActivity.get(row.activity_id);
+      if (rows) rows.push(row);
+      else byActivity.set(row.activity_id, [row]);
+    }
+    return results.map((row) => (row.readWork ? toWork(byActivity.get(row.activityRowId) ?? []) : undefined));
   }
 
-  async getInstance(instanceId: string): Promise<InstanceRow | undefined> {
-    const result = await this.#prepared<InstanceRecord>('dapr-workflow-get-instance', 'SELECT * FROM dapr_workflow_instances WHERE app_id = $1 AND instance_id = $2', [this.#appId, instanceId]);
-    const row = result.rows[0];
-    return row ? toInstance(row) : undefined;
+  /** Reads requested at the same time share one statement. */
+  getInstance(instanceId: string): Promise<InstanceRow | undefined> {
+    return this.#instanceReads.submit(instanceId);
+  }
+
+  async #getInstances(instanceIds: readonly string[]): Promise<(InstanceRow | undefined)[]> {
+    const result = await this.#prepared<InstanceRecord>('dapr-workflow-get-instances', 'SELECT * FROM dapr_workflow_instances WHERE app_id = $1 AND instance_id = ANY($2::text[])', [
+      this.#appId,
+      [...new Set(instanceIds)],
+    ]);
+    const byId = new Map(result.rows.map((row) => [row.instance_id, toInstance(row)]));
+    return instanceIds.map((instanceId) => byId.get(instanceId));
   }
 
   async loadHistory(instanceId: string): Promise<Buffer[]> {

@@ -97,7 +97,7 @@ async function forward(context: SidecarContext, request: FastifyRequest, reply: 
   } catch (error) {
     if (error instanceof UpstreamError) return relay(reply, error.status, error.headers, error.body);
     const reason = error instanceof Error ? error.message : String(error);
-    context.logger.warn({ appId, method, err: reason }, 'service invocation failed');
+    context.logger.warn({ appId, method, err: error }, 'service invocation failed');
     return sendDaprError(reply, 500, 'ERR_DIRECT_INVOKE', `failed to invoke, id: ${appId}, err: ${reason}`);
   }
 }

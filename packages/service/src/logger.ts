@@ -63,7 +63,9 @@ function censor(value: unknown, path: string[]): unknown {
 export const privacyOptions: Pick<LoggerOptions, 'redact' | 'serializers'> = {
   redact: { paths: pathsOf([...EMAIL_FIELDS, ...NAME_FIELDS, ...REMOVED_FIELDS]), censor },
   serializers: {
-    err: (error: Error) => {
+    // `err` may be anything that was thrown or passed (a string, a plain object): never let logging throw.
+    err: (error: unknown) => {
+      if (!(error instanceof Error)) return typeof error === 'string' ? { message: maskEmails(error) } : error;
       const serialized = pino.stdSerializers.err(error);
       return { ...serialized, message: maskEmails(serialized.message), ...(serialized.stack ? { stack: maskEmails(serialized.stack) } : {}) };
     },

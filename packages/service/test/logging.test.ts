@@ -69,6 +69,15 @@ describe('JSON logs', () => {
     expect(err.message).toContain('b******r@agora.test');
     expect(err.stack).not.toContain('bob.builder@');
   });
+
+  // Regression: `{ err: 'a string' }` threw inside the serializer, and the request that logged it
+  // answered a bare 500 (the sidecar's failed invocations; found by the chaos suite).
+  it('logs an err that is not an Error (a string, an object) instead of throwing', () => {
+    const { logger, lines } = capture();
+    expect(() => logger.warn({ err: 'connect ECONNREFUSED for bob.builder@agora.test' }, 'failed')).not.toThrow();
+    expect(() => logger.warn({ err: { code: 'E42' } }, 'failed')).not.toThrow();
+    expect(lines.map((line) => line['err'])).toEqual([{ message: 'connect ECONNREFUSED for b******r@agora.test' }, { code: 'E42' }]);
+  });
 });
 
 describe('the audit log', () => {

@@ -64,6 +64,15 @@ function quoteTableName(name: string, metadataKey: string): { sql: string; schem
 }
 
 /** Reads daprd's keyword/value connection strings ("host=... user=...") as well as postgres:// URLs. */
+/**
+ * pg leaves the 'error' event of a checked-out client to its holder: a connection that dies in
+ * a transaction (PostgreSQL crashing) would crash the process unheard. The query in flight fails
+ * anyway, so every client gets a listener for its whole life and the error is only reported.
+ */
+export function guardCheckedOutClients(pool: pg.Pool, report: (error: Error) => void): void {
+  pool.on('connect', (client) => client.on('error', report));
+}
+
 export function poolConfig(connectionString: string): pg.PoolConfig {
   if (/^postgres(ql)?:\/\//i.test(connectionString)) return { connectionString };
   const config: pg.PoolConfig = {};
@@ -170,6 +179,7 @@ export class PostgresStateStore implements StateStore {
     });
     // An idle connection that breaks is replaced by the pool; without a listener it would crash the sidecar.
     this.#pool.on('error', (error) => this.#logger.warn({ err: error }, 'state.postgresql: idle connection failed'));
+    guardCheckedOutClients(this.#pool, (error) => this.#logger.warn({ err: error }, 'state.postgresql: a connection in use failed'));
   }
 
   /** Creates the tables if missing (serialized across sidecars) and starts the expired-row cleanup. */

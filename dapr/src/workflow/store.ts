@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { poolConfig } from '../state/postgresql.ts';
+import { guardCheckedOutClients, poolConfig } from '../state/postgresql.ts';
 import { toStatus, type OrchestrationStatus } from './proto.ts';
 
 // The workflow engine's durable state, in the PostgreSQL database of the app's actor state store
@@ -352,13 +352,16 @@ export class WorkflowStore {
   readonly #instanceReads = new Batcher<string, InstanceRow | undefined>((ids) => this.#getInstances(ids), 2, 500);
   #closed = false;
 
-  constructor(connectionString: string, appId: string, onIdleError: (error: Error) => void) {
+  constructor(connectionString: string, appId: string, onConnectionError: (error: Error) => void) {
     this.#appId = appId;
     const config = poolConfig(connectionString);
     // Steps, activity results and dispatch reads of ~30 instances in flight; pool_max_conns in the connection string wins.
     this.#pool = new pg.Pool({ max: POOL_SIZE, connectionTimeoutMillis: 5_000, ...config });
     this.#pool.on('error', (error) => {
-      if (!this.#closed) onIdleError(error);
+      if (!this.#closed) onConnectionError(error);
+    });
+    guardCheckedOutClients(this.#pool, (error) => {
+      if (!this.#closed) onConnectionError(error);
     });
   }
 

@@ -26,7 +26,7 @@ export async function startWorkflows(options: WorkflowsOptions): Promise<{ grpcP
   if (actorStateStore?.type === 'state.postgresql') {
     const connectionString = Object.entries(actorStateStore.metadata).find(([key]) => key.toLowerCase() === 'connectionstring')?.[1] ?? '';
     const workflowLogger = logger.child({ component: 'workflow' });
-    const store = new WorkflowStore(connectionString, options.appId, (error) => workflowLogger.warn({ err: error }, 'workflow store: idle connection failed'));
+    const store = new WorkflowStore(connectionString, options.appId, (error) => workflowLogger.warn({ err: error }, 'workflow store: a connection failed'));
     engine = new WorkflowEngine(store, options.appId, workflowLogger);
     await engine.start();
   } else if (actorStateStore) {

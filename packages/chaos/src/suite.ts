@@ -34,7 +34,7 @@ export function scenariosFor(options: Pick<SuiteOptions, 'short' | 'only'>): Sce
   return all.filter((scenario) => only.some((name) => scenario.name.toLowerCase() === name || (!all.some((other) => other.name.toLowerCase() === name) && scenario.name.toLowerCase().includes(name))));
 }
 
-/** Runs the scenarios one after another (each on a fresh system); a scenario's failure does not stop the others. */
+/** Runs the scenarios one after another (fresh systems; see below for the short form); a failure does not stop the others. */
 export async function runSuite(options: SuiteOptions): Promise<ScenarioReport[]> {
   const log = options.log ?? (() => undefined);
   const settings = settingsFor(options.short, log, options.orders);

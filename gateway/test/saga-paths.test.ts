@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devUserIds } from '@agora/testing';
 import { parseOpenMetrics, sampleValue } from './saga-openmetrics.ts';
 import { startSagaSystem, until, type OrderView, type SagaSystem, type User } from './saga-support.ts';
 
@@ -34,6 +36,7 @@ beforeAll(async () => {
     PAYMENT_BREAKER_ERROR_THRESHOLD_PERCENTAGE: '50',
     PAYMENT_BREAKER_RESET_TIMEOUT_MS: String(BREAKER_RESET_MS),
     PAYMENT_BREAKER_ROLLING_WINDOW_MS: '10000',
+    SAGA_RECOVERY_INTERVAL_SECONDS: '1',
   });
 }, 120_000);
 
@@ -273,4 +276,28 @@ describe('saga paths', () => {
     expect(sampleValue(families, 'agora_saga_duration_seconds_count', { outcome: 'compensated' })).toBe(6);
     expect(sampleValue(families, 'agora_saga_duration_seconds_count', { outcome: 'failed' })).toBe(1);
   });
+
+  // After the metrics test, which counts this file's sagas.
+  it('starts the saga of an order placeOrder committed but never scheduled (a crash between the two)', async () => {
+    const before = await agora.stockOf(CABLE);
+    const [product] = await agora.query<{ price_amount: number; currency: string }>('inventory', 'select price_amount, currency from products where id = $1', [CABLE]);
+    if (!product) throw new Error('no such product');
+    // What a crash right after placeOrder's commit leaves: the order and its lines, and no workflow.
+    const id = randomUUID();
+    await agora.query(
+      'orders',
+      `with placed as (
+         insert into orders (id, customer_id, status, total_amount, currency, payment_method, version, created_at, updated_at)
+         values ($1, $2, 'PENDING', $3 * 2, $4, 'pm_card_visa', 1, now(), now()) returning id)
+       insert into order_lines (id, order_id, product_id, quantity, unit_price_amount) select $5, id, $6, 2, $3 from placed`,
+      [id, devUserIds.alice, product.price_amount, product.currency, randomUUID(), CABLE],
+    );
+    const order = await agora.settled('alice', id, 30_000);
+    expect(order.status).toBe('CONFIRMED');
+    expect(stepsOf(order)).toMatchObject({ 'charge-payment': 'SUCCEEDED', 'confirm-order': 'SUCCEEDED', 'commit-stock': 'SUCCEEDED' });
+    expect(await agora.stockOf(CABLE)).toBe(before - 2);
+    const records = await recordsOf(id);
+    expect(records.charges).toEqual([{ status: 'succeeded', attempts: 1 }]);
+    expect(records.reservations).toEqual([{ status: 'COMMITTED', quantity: 2 }]);
+  }, 45_000);
 });

@@ -23,6 +23,8 @@ const schema = subgraphEnvSchema.extend({
    * Bulkhead: saga calls in flight to one participant (inventory, payments) at most. The workflow
    * worker runs 10 work items at a time; a hung participant may hold only this many of them.
    */
+  /** Every this many seconds, PENDING orders at least this old without a saga (placeOrder interrupted) get theirs started. */
+  SAGA_RECOVERY_INTERVAL_SECONDS: z.coerce.number({ message: 'expected seconds ≥ 1' }).int().min(1).default(15),
   PARTICIPANT_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(5),
 });
 

@@ -13,6 +13,7 @@ import { StateClient } from '../modules/cart/state-client.ts';
 import { createActivities } from './activities.ts';
 import { ORDER_SAGA } from './contract.ts';
 import { orderSaga } from './order-saga.ts';
+import { startOrphanRecovery } from './orphan-recovery.ts';
 import type { PlacementDeps } from './order-placement.ts';
 
 /** Everything that needs the sidecar: the cart store, the saga's workflow runtime and client, the participants. */
@@ -48,6 +49,13 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   for (const [name, activity] of Object.entries(createActivities({ orm, ...participants, logger, published }))) runtime.registerActivityWithName(name, activity);
   await runtime.start();
 
+  const settings = {
+    idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
+    paymentConfirmationTimeoutSeconds: env.PAYMENT_CONFIRMATION_TIMEOUT_SECONDS,
+    stepTimeoutSeconds: env.SAGA_STEP_TIMEOUT_SECONDS,
+  };
+  const recovery = startOrphanRecovery({ orm, workflows, settings, logger }, env.SAGA_RECOVERY_INTERVAL_SECONDS);
+
   return {
     orm,
     carts: new CartStore(state),
@@ -57,12 +65,9 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
     workflows,
     logger,
     published,
-    settings: {
-      idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
-      paymentConfirmationTimeoutSeconds: env.PAYMENT_CONFIRMATION_TIMEOUT_SECONDS,
-      stepTimeoutSeconds: env.SAGA_STEP_TIMEOUT_SECONDS,
-    },
+    settings,
     async stop() {
+      await recovery.stop();
       await relay.stop();
       await runtime.stop();
       await workflows.stop();

@@ -139,15 +139,17 @@ export function sagaInput(deps: Pick<PlacementDeps, 'settings'>, order: OrderEnt
   };
 }
 
-/** Starts the order's saga unless it already runs (a replayed request, or a restart between commit and start). */
-export async function startSaga(deps: Pick<PlacementDeps, 'workflows' | 'settings' | 'logger'>, order: OrderEntity): Promise<void> {
+/** Starts the order's saga unless it already runs (a replayed request, or a restart between commit and start); true when this call started it. */
+export async function startSaga(deps: Pick<PlacementDeps, 'workflows' | 'settings' | 'logger'>, order: OrderEntity): Promise<boolean> {
   const existing = await deps.workflows.getWorkflowState(order.id, false);
-  if (existing) return;
+  if (existing) return false;
   try {
     await deps.workflows.scheduleNewWorkflow(ORDER_SAGA, sagaInput(deps, order), order.id);
+    return true;
   } catch (error) {
     // A concurrent replay started it first.
     if (!/already exists/.test(error instanceof Error ? error.message : String(error))) throw error;
+    return false;
   }
 }
 

@@ -18,11 +18,15 @@ const { values } = parseArgs({
 });
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
+// A dependency's exit hook (async-exit-hook) ends the process with 0 on beforeExit, whatever
+// process.exitCode says: exit explicitly, once everything written has been flushed.
+const exit = (code: number) => process.stdout.write('', () => process.exit(code));
 const reports = await runSuite({ short: values.short, keepLogs: values['keep-logs'], ...(values.only ? { only: values.only } : {}), ...(values.orders ? { orders: Number(values.orders) } : {}), log: (line) => write(`chaos: ${line}`) });
 if (reports.length === 0) {
   write('chaos: no scenario matches');
-  process.exit(2);
+  exit(2);
+} else {
+  write('');
+  write(renderTable(reports, values.verbose));
+  exit(reports.every(passed) ? 0 : 1);
 }
-write('');
-write(renderTable(reports, values.verbose));
-process.exitCode = reports.every(passed) ? 0 : 1;

@@ -23,6 +23,13 @@ export interface TelemetryOptions {
    * (a patched fetch would add a second one).
    */
   instrumentations?: boolean;
+  /**
+   * What to patch when nothing is exported (no OTEL_* exporter, no `spanProcessors`): `all` (the
+   * default), or `server`: incoming HTTP requests only, which still gives every request a span (trace
+   * ids in logs and exemplars, a traceparent for the process to propagate by hand, as the gateway's
+   * subgraph data source does) without client, GraphQL and database spans that nobody would see.
+   */
+  unexportedInstrumentations?: 'all' | 'server';
   /** Replaces the exporter chosen from OTEL_* (tests: an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
 }
@@ -50,13 +57,18 @@ const WORKER_METHODS = /^(hello|getWorkItems|completeActivityTask|completeOrches
 /** Probes and scrapes are not requests worth a trace. */
 const UNTRACED_PATHS = /^\/(health\/|metrics(\?|$)|v1\.0\/healthz)/;
 
+function serverInstrumentation(options: { outgoing: boolean }) {
+  return new HttpInstrumentation({
+    ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
+    // Background work (outbox polling, readiness checks of other services) starts no traces of its own.
+    requireParentforOutgoingSpans: true,
+    disableOutgoingRequestInstrumentation: !options.outgoing,
+  });
+}
+
 function libraryInstrumentations() {
   return [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
-      // Background work (outbox polling, readiness checks of other services) starts no traces of its own.
-      requireParentforOutgoingSpans: true,
-    }),
+    serverInstrumentation({ outgoing: true }),
     new UndiciInstrumentation({ requireParentforSpans: true }),
     new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
     new GrpcInstrumentation({ ignoreGrpcMethods: [WORKER_METHODS] }),
@@ -77,14 +89,16 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (!running) {
     const env: Env = process.env;
     const serviceName = set(env['OTEL_SERVICE_NAME']) ? (env['OTEL_SERVICE_NAME'] as string) : options.serviceName;
-    const spanProcessors = options.spanProcessors ?? (tracesExportConfigured(env) ? undefined : [new NoopSpanProcessor()]);
+    const exporting = options.spanProcessors !== undefined || tracesExportConfigured(env);
+    const spanProcessors = options.spanProcessors ?? (exporting ? undefined : [new NoopSpanProcessor()]);
+    const serverOnly = !exporting && options.unexportedInstrumentations === 'server';
     const sdk = new NodeSDK({
       serviceName,
       ...(spanProcessors ? { spanProcessors } : {}),
       // Metrics are scraped from /metrics (prom-client) and logs read from stdout: neither is pushed over OTLP.
       metricReaders: [],
       logRecordProcessors: [],
-      instrumentations: options.instrumentations === false ? [] : libraryInstrumentations(),
+      instrumentations: options.instrumentations === false ? [] : serverOnly ? [serverInstrumentation({ outgoing: false })] : libraryInstrumentations(),
     });
     sdk.start();
     registry.setDefaultLabels({ service: serviceName });

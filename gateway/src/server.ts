@@ -52,6 +52,8 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       audience: env.OIDC_AUDIENCE,
       clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
       jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
+      cacheSize: env.OIDC_TOKEN_CACHE_SIZE,
+      cacheMaxAgeSeconds: 60,
     });
   const authenticate = createAuthenticate(verifier);
   // Subgraphs refuse requests without a token; anonymous callers' requests carry this role-less one (ADR 0007).

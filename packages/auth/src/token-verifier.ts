@@ -35,6 +35,13 @@ export interface OidcVerifierOptions {
   clockToleranceSeconds?: number;
   /** Shortest gap between two JWKS downloads triggered by an unknown `kid`. */
   jwksCooldownMs?: number;
+  /**
+   * Remember this many verified tokens (0, the default: none), so that a token's signature is
+   * checked once rather than on every request. `exp` and `nbf` are still checked every time.
+   */
+  cacheSize?: number;
+  /** The longest a verified token is remembered, however long it lives: bounds how long a key the issuer withdraws still counts. */
+  cacheMaxAgeSeconds?: number;
 }
 
 const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
@@ -55,23 +62,68 @@ export function createOidcTokenVerifier(options: OidcVerifierOptions): TokenVeri
     return createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, timeoutDuration: 5_000 });
   });
 
+  const verify = async (token: string): Promise<{ caller: Caller; payload: JWTPayload }> => {
+    const jwks = await getKeySet();
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms,
+        clockTolerance: options.clockToleranceSeconds ?? 30,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }));
+    } catch (error) {
+      throw new AuthenticationError(describeJoseError(error));
+    }
+    if (payload['typ'] !== 'Bearer') throw new AuthenticationError('token is not an access token (typ must be Bearer)');
+    return { caller: callerFrom(payload, token), payload };
+  };
+  const cacheSize = options.cacheSize ?? 0;
+  if (cacheSize <= 0) return { verify: async (token) => (await verify(token)).caller };
+  return cachingVerifier(verify, cacheSize, options.cacheMaxAgeSeconds ?? 60, options.clockToleranceSeconds ?? 30);
+}
+
+interface Verified {
+  readonly caller: Caller;
+  /** Seconds since the epoch, from the verified payload. */
+  readonly exp: number;
+  readonly nbf: number | undefined;
+  /** Milliseconds since the epoch after which the entry is verified again. */
+  readonly until: number;
+}
+
+/**
+ * Remembers verified tokens by their exact text in a bounded LRU map, so that the signature of a
+ * token is verified once per `maxAgeSeconds` rather than on every request; each use still checks
+ * `exp` and `nbf` as jose does (same clock tolerance). Refused tokens are never remembered.
+ */
+function cachingVerifier(verify: (token: string) => Promise<{ caller: Caller; payload: JWTPayload }>, size: number, maxAgeSeconds: number, toleranceSeconds: number): TokenVerifier {
+  const verified = new Map<string, Verified>();
   return {
     async verify(token) {
-      const jwks = await getKeySet();
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, jwks, {
-          issuer: options.issuer,
-          audience: options.audience,
-          algorithms,
-          clockTolerance: options.clockToleranceSeconds ?? 30,
-          requiredClaims: ['sub', 'exp', 'iat'],
-        }));
-      } catch (error) {
-        throw new AuthenticationError(describeJoseError(error));
+      const now = Date.now();
+      const entry = verified.get(token);
+      if (entry !== undefined) {
+        verified.delete(token);
+        const seconds = Math.floor(now / 1000);
+        if (entry.exp <= seconds - toleranceSeconds) throw new AuthenticationError('token has expired');
+        if (entry.nbf !== undefined && entry.nbf > seconds + toleranceSeconds) throw new AuthenticationError('token claim nbf is not valid: check_failed');
+        if (now < entry.until) {
+          verified.set(token, entry);
+          return entry.caller;
+        }
       }
-      if (payload['typ'] !== 'Bearer') throw new AuthenticationError('token is not an access token (typ must be Bearer)');
-      return callerFrom(payload, token);
+      const { caller, payload } = await verify(token);
+      // jose checked exp (required) and nbf to be numbers.
+      const exp = payload.exp as number;
+      const until = Math.min(now + maxAgeSeconds * 1000, (exp + toleranceSeconds) * 1000);
+      if (verified.size >= size) {
+        const oldest = verified.keys().next();
+        if (!oldest.done) verified.delete(oldest.value);
+      }
+      verified.set(token, { caller, exp, nbf: payload.nbf, until });
+      return caller;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Logger } from '@agora/service';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import * as history from './history.ts';
@@ -129,12 +129,18 @@ interface StepEffects {
   ready: Set<string>;
   activities: ActivityRow[];
   wakeAt: Date[];
-  notify: Set<string>;
+  /** Instances whose stored state changed, with their new status when it is all that changed that a waiter looks at (else undefined). */
+  notify: Map<string, OrchestrationStatus | undefined>;
   started: string[];
   finished: { instance: InstanceRow; status: OrchestrationStatus; error: string | undefined }[];
 }
 
-const newEffects = (): StepEffects => ({ dropped: new Map(), ready: new Set(), activities: [], wakeAt: [], notify: new Set(), started: [], finished: [] });
+/** Records a change for waiters; two different statuses in one step leave it unknown. */
+function notifyOf(effects: StepEffects, instanceId: string, status: OrchestrationStatus | undefined): void {
+  effects.notify.set(instanceId, effects.notify.has(instanceId) && effects.notify.get(instanceId) !== status ? undefined : status);
+}
+
+const newEffects = (): StepEffects => ({ dropped: new Map(), ready: new Set(), activities: [], wakeAt: [], notify: new Map(), started: [], finished: [] });
 
 export class WorkflowEngine {
   readonly #store: WorkflowStore;
@@ -609,7 +615,7 @@ export class WorkflowEngine {
       this.#finished(sent.instance, completionStatus, failure, effects);
     } else {
       effects.activities.push(...plan.activities.map((row) => ({ ...row, id: activityIds.get(row.taskId) ?? '' })));
-      if (plan.status !== sent.instance.status) effects.notify.add(instanceId);
+      if (plan.status !== sent.instance.status) notifyOf(effects, instanceId, plan.status);
     }
     return { effects, events: [...sent.past, ...plan.additions] };
   }
@@ -642,7 +648,7 @@ export class WorkflowEngine {
     effects.activities.push(...activities.map((row, index) => ({ ...row, id: ids[index] ?? '' })));
     await tx.addInbox(inbox);
     await tx.updateInstance(instanceId, { status, ...(customStatus === undefined ? {} : { customStatus }) });
-    if (status !== instance.status) effects.notify.add(instanceId);
+    if (status !== instance.status) notifyOf(effects, instanceId, status);
     return { effects, events };
   }
 
@@ -679,7 +685,7 @@ export class WorkflowEngine {
     // Task ids start again at 0: a lease of the old execution would shadow the new one's activity.
     effects.dropped.set(instance.instanceId, 'all');
     effects.ready.add(instance.instanceId);
-    effects.notify.add(instance.instanceId);
+    notifyOf(effects, instance.instanceId, undefined);
   }
 
   /** Puts an instance in a final status, drops its pending work and tells its parent. */
@@ -716,7 +722,7 @@ export class WorkflowEngine {
   /** The in-memory side of an instance's end, applied with the effects once the step is saved. */
   #finished(instance: InstanceRow, status: OrchestrationStatus, failure: TaskFailureDetails | undefined, effects: StepEffects): void {
     if (!effects.dropped.has(instance.instanceId)) effects.dropped.set(instance.instanceId, 'queued');
-    effects.notify.add(instance.instanceId);
+    notifyOf(effects, instance.instanceId, status);
     effects.finished.push({ instance, status, error: failure?.getErrormessage() });
   }
 
@@ -743,7 +749,7 @@ export class WorkflowEngine {
       else this.#wakeAtTime(at);
     }
     for (const instanceId of effects.ready) this.#markReady(instanceId);
-    for (const instanceId of effects.notify) this.#changes.emit(instanceId);
+    for (const [instanceId, status] of effects.notify) this.#changes.emit(instanceId, status);
     this.#schedulePump();
   }
 
@@ -773,9 +779,10 @@ export class WorkflowEngine {
       // A new id is one statement; an id in use goes through the reuse rule in a transaction.
       const work = await this.#store.createNewInstance(instance, executionId, startedEvent(executionId));
       prefetched = this.#endPrefetch(instanceId, token, work);
-      // A new instance has no history yet: its first step need not read it.
-      if (work && !this.#running.has(instanceId)) this.#cacheHistory(instanceId, executionId, []);
-      else {
+      if (work) {
+        // A new instance has no history yet: its first step need not read it (unless a sweep already dispatched it).
+        if (!this.#running.has(instanceId) && this.#history.get(instanceId)?.executionId !== executionId) this.#cacheHistory(instanceId, executionId, []);
+      } else {
         this.#history.delete(instanceId);
         await this.#store.transaction((tx) => tx.createInstance(instance, startedEvent));
       }
@@ -797,13 +804,41 @@ export class WorkflowEngine {
 
   /** Resolves with the instance once `reached` holds (undefined if it does not exist); rejects when `signal` aborts. */
   async waitForInstance(instanceId: string, reached: (instance: InstanceRow) => boolean, signal: AbortSignal): Promise<InstanceRow | undefined> {
-    for (;;) {
-      const changed = once(this.#changes, instanceId, { signal: AbortSignal.any([signal, AbortSignal.timeout(SWEEP_INTERVAL_MS)]) }).catch(() => undefined);
-      const instance = await this.#store.getInstance(instanceId);
-      if (!instance || reached(instance)) return instance;
-      await changed;
-      signal.throwIfAborted();
-      if (this.#stopped) throw new WorkflowError('UNAVAILABLE', 'the workflow engine is stopping');
+    // Changes announced since the last read: the latest status, or 'read' when one did not say.
+    let change: OrchestrationStatus | 'read' | undefined;
+    let wake: (() => void) | undefined;
+    const listener = (status?: OrchestrationStatus) => {
+      change = change === 'read' || status === undefined ? 'read' : status;
+      wake?.();
+    };
+    this.#changes.on(instanceId, listener);
+    try {
+      let instance = await this.#store.getInstance(instanceId);
+      for (;;) {
+        if (!instance || reached(instance)) return instance;
+        if (change === undefined) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', done);
+              wake = undefined;
+              resolve();
+            };
+            const timer = setTimeout(done, SWEEP_INTERVAL_MS);
+            wake = done;
+            signal.addEventListener('abort', done, { once: true });
+          });
+        }
+        signal.throwIfAborted();
+        if (this.#stopped) throw new WorkflowError('UNAVAILABLE', 'the workflow engine is stopping');
+        const seen = change;
+        change = undefined;
+        // A status that does not reach the goal needs no read: wait for the next change.
+        if (seen !== undefined && seen !== 'read' && !reached({ ...instance, status: seen })) instance = { ...instance, status: seen };
+        else instance = await this.#store.getInstance(instanceId);
+      }
+    } finally {
+      this.#changes.off(instanceId, listener);
     }
   }
 

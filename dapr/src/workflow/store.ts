@@ -87,6 +87,13 @@ export interface StepWrite {
   finish?: { output: string | null; failure: Buffer | null };
 }
 
+/** A start of a new instance (WorkflowStore.createNewInstance). */
+interface NewStart {
+  instance: NewInstance;
+  executionId: string;
+  startedEvent: Buffer;
+}
+
 /** An activity's result to record (WorkflowStore.completeActivity). */
 interface ActivityResult {
   activityRowId: string;
@@ -349,6 +356,7 @@ export class WorkflowStore {
   readonly #appId: string;
   readonly #steps = new Batcher<StepWrite, Map<number, string> | undefined>((steps) => this.#commitSteps(steps), 2, 200);
   readonly #activityResults = new Batcher<ActivityResult, Work | undefined>((results) => this.#completeActivities(results), 2, 200);
+  readonly #starts = new Batcher<NewStart, Work | undefined>((starts) => this.#createNewInstances(starts), 2, 200);
   readonly #instanceReads = new Batcher<string, InstanceRow | undefined>((ids) => this.#getInstances(ids), 2, 500);
   #closed = false;
 
@@ -442,39 +450,53 @@ export class WorkflowStore {
   }
 
   /**
-   * Creates an instance whose id is not taken, with its ExecutionStarted inbox event, in one
-   * statement, and answers both; undefined when the id exists (then createInstance in a
-   * transaction applies the reuse rule).
+   * Creates an instance whose id is not taken, with its ExecutionStarted inbox event, and answers
+   * both; undefined when the id exists (then createInstance in a transaction applies the reuse
+   * rule). Starts at the same time share one statement.
    */
-  async createNewInstance(instance: NewInstance, executionId: string, startedEvent: Buffer): Promise<Work | undefined> {
+  createNewInstance(instance: NewInstance, executionId: string, startedEvent: Buffer): Promise<Work | undefined> {
+    return this.#starts.submit({ instance, executionId, startedEvent });
+  }
+
+  async #createNewInstances(starts: readonly NewStart[]): Promise<(Work | undefined)[]> {
+    // A second start of an id in the same batch is answered undefined once the first is committed.
+    const firsts = starts.filter((start, index) => starts.findIndex((other) => other.instance.instanceId === start.instance.instanceId) === index);
+    const column = <T>(pick: (start: NewStart) => T) => firsts.map(pick);
     const result = await this.#prepared<WorkRecord>(
-      'dapr-workflow-create',
-      `WITH created AS (
+      'dapr-workflow-create-many',
+      `WITH input AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::int[], $9::text[], $10::text[], $11::bytea[])
+           WITH ORDINALITY AS t(instance_id, execution_id, name, input, scheduled_start_at, parent_instance_id, parent_task_id, trace_parent, trace_state, event, ord)
+       ), created AS (
          INSERT INTO dapr_workflow_instances (app_id, instance_id, execution_id, name, status, input, scheduled_start_at, parent_instance_id, parent_task_id, trace_parent, trace_state)
-         VALUES ($1, $2, $3, $4, 6, $5, $6, $7, $8, $9, $10)
+         SELECT $1, instance_id, execution_id, name, 6, input, scheduled_start_at, parent_instance_id, parent_task_id, trace_parent, trace_state FROM input ORDER BY ord
          ON CONFLICT (app_id, instance_id) DO NOTHING
          RETURNING *
        ), added AS (
          INSERT INTO dapr_workflow_inbox (app_id, instance_id, kind, event, visible_at)
-         SELECT $1, instance_id, 'executionStarted', $11, COALESCE($6, now()) FROM created
-         RETURNING id, kind, event
+         SELECT $1, c.instance_id, 'executionStarted', i.event, COALESCE(i.scheduled_start_at, now()) FROM created c JOIN input i ON i.instance_id = c.instance_id ORDER BY i.ord
+         RETURNING id, instance_id, kind, event
        )
-       SELECT c.*, a.id::text AS inbox_id, a.kind AS inbox_kind, a.event AS inbox_event FROM created c, added a`,
+       SELECT c.*, a.id::text AS inbox_id, a.kind AS inbox_kind, a.event AS inbox_event FROM created c JOIN added a ON a.instance_id = c.instance_id`,
       [
         this.#appId,
-        instance.instanceId,
-        executionId,
-        instance.name,
-        instance.input ?? null,
-        instance.scheduledStartAt ?? null,
-        instance.parentInstanceId ?? null,
-        instance.parentTaskId ?? null,
-        instance.traceParent ?? null,
-        instance.traceState ?? null,
-        startedEvent,
+        column((start) => start.instance.instanceId),
+        column((start) => start.executionId),
+        column((start) => start.instance.name),
+        column((start) => start.instance.input ?? null),
+        column((start) => start.instance.scheduledStartAt ?? null),
+        column((start) => start.instance.parentInstanceId ?? null),
+        column((start) => start.instance.parentTaskId ?? null),
+        column((start) => start.instance.traceParent ?? null),
+        column((start) => start.instance.traceState ?? null),
+        column((start) => start.startedEvent),
       ],
     );
-    return toWork(result.rows);
+    const created = new Map(result.rows.map((row) => [row.instance_id, row]));
+    return starts.map((start) => {
+      const row = firsts.includes(start) ? created.get(start.instance.instanceId) : undefined;
+      return row ? toWork([row]) : undefined;
+    });
   }
 
   /** The instance with its inbox events visible now, oldest first, in one round trip. */

@@ -50,10 +50,15 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   const owner = runAs();
   const dir = mkdtempSync(join(tmpdir(), 'agora-chaos-pg-'));
   const dataDir = join(dir, 'data');
-  if (owner) chownSync(dir, owner.uid, owner.gid);
   const port = await freePort();
   const url = new URL(`postgres://postgres@127.0.0.1:${port}/postgres`);
-  execFileSync(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { stdio: 'ignore', ...owner, cwd: dir });
+  try {
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    execFileSync(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], { stdio: 'ignore', ...owner, cwd: dir });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 
   let child: Child | undefined;
   const start = async () => {

@@ -4,7 +4,8 @@ import { MeterProvider, MetricReader, type HistogramMetricData, type SumMetricDa
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type WorkflowActivityContext, type WorkflowContext, type WorkflowRuntime } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pb, Status, stringValue, type OrchestrationStatus } from '../src/workflow/proto.ts';
+import * as history from '../src/workflow/history.ts';
+import { activityWorkItem, orchestratorWorkItem, pb, Status, stringValue, type OrchestrationStatus } from '../src/workflow/proto.ts';
 import { taskHub, TaskHubClient } from './fixtures/task-hub-client.ts';
 import { eventually, startWorkflowTestbed, type WorkflowTestbed } from './workflow-support.ts';
 
@@ -297,5 +298,25 @@ describe('workflow telemetry', () => {
       expect(after.bucketed - before.bucketed).toBe(after.count - before.count);
       expect(after.sum - before.sum).toBeGreaterThanOrEqual(0);
     }
+  });
+});
+
+describe('work items in wire form', () => {
+  it('encodes orchestrator and activity work items as the SDK decodes them', () => {
+    const past = Array.from({ length: 40 }, (_, index) => history.taskScheduled(index, 'step', 'x'.repeat(index * 10)));
+    const newEvents = [history.orchestratorStarted(new Date()), history.eventRaised('größe', 'ünïcode ✓')];
+    const bytes = orchestratorWorkItem('order-ü:0001', 'exec-1', past.map(history.encode), newEvents.map(history.encode));
+    const request = pb.WorkItem.deserializeBinary(bytes).getOrchestratorrequest();
+    expect(request?.getInstanceid()).toBe('order-ü:0001');
+    expect(request?.getExecutionid()?.getValue()).toBe('exec-1');
+    expect(request?.getPasteventsList().map((event) => event.toObject())).toEqual(past.map((event) => event.toObject()));
+    expect(request?.getNeweventsList().map((event) => event.toObject())).toEqual(newEvents.map((event) => event.toObject()));
+
+    const activity = new pb.ActivityRequest();
+    activity.setName('charge');
+    activity.setTaskid(300);
+    activity.setInput(stringValue('y'.repeat(20_000)));
+    const decoded = pb.WorkItem.deserializeBinary(activityWorkItem(activity.serializeBinary())).getActivityrequest();
+    expect(decoded?.toObject()).toEqual(activity.toObject());
   });
 });

@@ -3,7 +3,21 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '@agora/service';
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import * as history from './history.ts';
-import { failureDetails, isTerminal, pb, Status, statusName, stringValue, type HistoryEvent, type OrchestrationStatus, type OrchestratorAction, type TaskFailureDetails, type WorkItem } from './proto.ts';
+import {
+  activityWorkItem,
+  failureDetails,
+  isTerminal,
+  orchestratorWorkItem,
+  pb,
+  Status,
+  statusName,
+  stringValue,
+  type EncodedWorkItem,
+  type HistoryEvent,
+  type OrchestrationStatus,
+  type OrchestratorAction,
+  type TaskFailureDetails,
+} from './proto.ts';
 import { InstanceExistsError, type ActivityRow, type InstanceFilter, type InstanceRow, type NewInbox, type QueryCursor, type StoreTransaction, type Work, type WorkflowStore } from './store.ts';
 import { workflowTelemetry } from './telemetry.ts';
 
@@ -36,7 +50,7 @@ export class WorkflowError extends Error {
 /** A connected GetWorkItems stream. `send` answers false when the stream can no longer take items. */
 export interface WorkerConnection {
   readonly peer: string;
-  send(item: WorkItem): boolean;
+  send(item: EncodedWorkItem): boolean;
 }
 
 interface Worker {
@@ -59,7 +73,7 @@ interface StepPlan {
 interface OrchestrationLease {
   worker: Worker;
   /** Set once the work item is sent; a completion before that is refused. */
-  sent?: { instance: InstanceRow; inboxIds: string[]; newEvents: HistoryEvent[]; past: HistoryEvent[] };
+  sent?: { instance: InstanceRow; inboxIds: string[]; newEvents: HistoryEvent[]; newEncoded: Buffer[]; past: Buffer[] };
   startedAt: number;
   orphaned: boolean;
   /** A result was accepted and is being saved; the lease ends when it is. */
@@ -152,7 +166,8 @@ export class WorkflowEngine {
   readonly #running = new Map<string, OrchestrationLease>();
   #activityQueue: ActivityRow[] = [];
   readonly #activities = new Map<string, ActivityLease>();
-  readonly #history = new Map<string, { executionId: string; events: HistoryEvent[] }>();
+  /** Each instance's committed history, as stored (encoded HistoryEvents): sent as is, never decoded here. */
+  readonly #history = new Map<string, { executionId: string; events: Buffer[] }>();
   readonly #traces = new Map<string, { traceParent: string | null; traceState: string | null }>();
   /**
    * Work read by the very statement that made an instance ready (its start, an activity result),
@@ -289,8 +304,7 @@ export class WorkflowEngine {
   #dispatchActivity(worker: Worker, row: ActivityRow): void {
     const key = keyOf(row.instanceId, row.taskId);
     if (this.#activities.has(key)) return;
-    const item = new pb.WorkItem();
-    item.setActivityrequest(pb.ActivityRequest.deserializeBinary(row.request));
+    const item = activityWorkItem(row.request);
     const lease: ActivityLease = { worker, row, startedAt: Date.now() };
     this.#activities.set(key, lease);
     worker.outstanding += 1;
@@ -326,16 +340,12 @@ export class WorkflowEngine {
         return this.#release(instanceId, lease, false);
       }
       const past = await this.#loadHistory(instance);
-      const newEvents = [history.orchestratorStarted(new Date()), ...inbox.map((row) => history.decode(row.event))];
-      const request = new pb.OrchestratorRequest();
-      request.setInstanceid(instanceId);
-      request.setExecutionid(stringValue(instance.executionId));
-      request.setPasteventsList(past);
-      request.setNeweventsList(newEvents);
-      const item = new pb.WorkItem();
-      item.setOrchestratorrequest(request);
+      const started = history.orchestratorStarted(new Date());
+      const newEvents = [started, ...inbox.map((row) => history.decode(row.event))];
+      const newEncoded = [history.encode(started), ...inbox.map((row) => row.event)];
+      const item = orchestratorWorkItem(instanceId, instance.executionId, past, newEncoded);
       if (worker.closed || lease.orphaned) return this.#release(instanceId, lease, true);
-      lease.sent = { instance, inboxIds: inbox.map((row) => row.id), newEvents, past };
+      lease.sent = { instance, inboxIds: inbox.map((row) => row.id), newEvents, newEncoded, past };
       this.#traces.set(instanceId, { traceParent: instance.traceParent, traceState: instance.traceState });
       if (!worker.connection.send(item)) {
         this.#release(instanceId, lease, true);
@@ -384,7 +394,7 @@ export class WorkflowEngine {
     setTimeout(() => this.#markReady(instanceId), RETRY_LATER_MS).unref();
   }
 
-  async #loadHistory(instance: InstanceRow): Promise<HistoryEvent[]> {
+  async #loadHistory(instance: InstanceRow): Promise<Buffer[]> {
     const cached = this.#history.get(instance.instanceId);
     if (cached?.executionId === instance.executionId) {
       // Refresh its place in the insertion-ordered map (least recently used goes first).
@@ -392,12 +402,12 @@ export class WorkflowEngine {
       this.#history.set(instance.instanceId, cached);
       return cached.events;
     }
-    const events = (await this.#store.loadHistory(instance.instanceId)).map(history.decode);
+    const events = await this.#store.loadHistory(instance.instanceId);
     this.#cacheHistory(instance.instanceId, instance.executionId, events);
     return events;
   }
 
-  #cacheHistory(instanceId: string, executionId: string, events: HistoryEvent[]): void {
+  #cacheHistory(instanceId: string, executionId: string, events: Buffer[]): void {
     this.#history.delete(instanceId);
     this.#history.set(instanceId, { executionId, events });
     if (this.#history.size > HISTORY_CACHE_SIZE) {
@@ -452,7 +462,7 @@ export class WorkflowEngine {
 
   async #saveOrchestration(instanceId: string, lease: OrchestrationLease, sent: NonNullable<OrchestrationLease['sent']>, actions: OrchestratorAction[], customStatus: string | undefined): Promise<void> {
     let effects: StepEffects;
-    let events: HistoryEvent[];
+    let events: Buffer[];
     try {
       ({ effects, events } = await databaseRetry.execute(() => this.#saveStep(instanceId, sent, actions, customStatus)));
     } catch (error) {
@@ -588,12 +598,14 @@ export class WorkflowEngine {
    * instance) are one statement; child workflows, a child's end and continue-as-new need reads
    * and locks of other rows, so they run as a transaction.
    */
-  async #saveStep(instanceId: string, sent: NonNullable<OrchestrationLease['sent']>, actions: OrchestratorAction[], customStatus: string | undefined): Promise<{ effects: StepEffects; events: HistoryEvent[] }> {
+  async #saveStep(instanceId: string, sent: NonNullable<OrchestrationLease['sent']>, actions: OrchestratorAction[], customStatus: string | undefined): Promise<{ effects: StepEffects; events: Buffer[] }> {
     const plan = this.#planStep(sent.instance, sent, actions);
+    // The new events are stored as the worker received them; only the step's own are encoded here.
+    const encoded = [...sent.newEncoded, ...plan.additions.slice(sent.newEvents.length).map(history.encode)];
     const completionStatus = plan.completion?.getOrchestrationstatus();
     const needsTransaction =
       plan.children.length > 0 || completionStatus === Status.ORCHESTRATION_STATUS_CONTINUED_AS_NEW || (completionStatus !== undefined && sent.instance.parentInstanceId !== null);
-    if (needsTransaction) return this.#store.transaction((tx) => this.#applyStep(tx, instanceId, sent, plan, customStatus));
+    if (needsTransaction) return this.#store.transaction((tx) => this.#applyStep(tx, instanceId, sent, plan, encoded, customStatus));
 
     const { effects } = plan;
     const failure = plan.completion?.getFailuredetails();
@@ -603,7 +615,7 @@ export class WorkflowEngine {
       executionId: sent.instance.executionId,
       inboxIds: sent.inboxIds,
       historyFrom: sent.past.length,
-      history: plan.additions.map(history.encode),
+      history: encoded,
       activities: finishing ? [] : plan.activities,
       inbox: finishing ? plan.inbox.filter((row) => row.instanceId !== instanceId) : plan.inbox,
       status: finishing ? completionStatus : plan.status,
@@ -617,12 +629,12 @@ export class WorkflowEngine {
       effects.activities.push(...plan.activities.map((row) => ({ ...row, id: activityIds.get(row.taskId) ?? '' })));
       if (plan.status !== sent.instance.status) notifyOf(effects, instanceId, plan.status);
     }
-    return { effects, events: [...sent.past, ...plan.additions] };
+    return { effects, events: [...sent.past, ...encoded] };
   }
 
   /** A step that needs a transaction (child workflows, a child's end, continue-as-new). */
-  async #applyStep(tx: StoreTransaction, instanceId: string, sent: NonNullable<OrchestrationLease['sent']>, plan: StepPlan, customStatus: string | undefined) {
-    const { effects, additions, inbox, activities, completion, status } = plan;
+  async #applyStep(tx: StoreTransaction, instanceId: string, sent: NonNullable<OrchestrationLease['sent']>, plan: StepPlan, encoded: Buffer[], customStatus: string | undefined) {
+    const { effects, inbox, activities, completion, status } = plan;
     const instance = await tx.lockInstance(instanceId);
     if (!instance || instance.executionId !== sent.instance.executionId || isTerminal(instance.status)) {
       throw new WorkflowError('FAILED_PRECONDITION', `instance ${instanceId} changed while its work item was in progress (it finished, or was started again)`);
@@ -635,8 +647,8 @@ export class WorkflowEngine {
       await tx.addInbox(inbox.filter((row) => row.instanceId !== instanceId));
       return { effects, events: [] };
     }
-    const events = [...sent.past, ...additions];
-    await tx.appendHistory(instanceId, sent.past.length, additions.map(history.encode));
+    const events = [...sent.past, ...encoded];
+    await tx.appendHistory(instanceId, sent.past.length, encoded);
     if (completion && completionStatus !== undefined) {
       const result = valueOf(completion.getResult());
       const failure = completion.getFailuredetails();

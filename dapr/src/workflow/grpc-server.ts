@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@agora/service';
 import { WorkflowError, type WorkflowEngine } from './engine.ts';
-import { Empty, pb, stringValue, TaskHubSidecarServiceService, timestamp, type OrchestrationStatus } from './proto.ts';
+import { Empty, pb, stringValue, TaskHubSidecarServiceService, timestamp, type EncodedWorkItem, type OrchestrationStatus } from './proto.ts';
 import type { InstanceFilter, InstanceRow } from './store.ts';
 
 // The sidecar's gRPC port (DAPR_GRPC_PORT): the Durable Task TaskHubSidecarService that
@@ -13,6 +13,12 @@ const STATUS_CODES: Record<WorkflowError['code'], grpc.status> = {
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   UNAVAILABLE: grpc.status.UNAVAILABLE,
+};
+
+/** The service as generated, except that work items go out already encoded (proto.ts). */
+const SERVICE: grpc.ServiceDefinition = {
+  ...TaskHubSidecarServiceService,
+  getWorkItems: { ...TaskHubSidecarServiceService.getWorkItems, responseSerialize: (item: EncodedWorkItem) => item },
 };
 
 const NO_ENGINE = 'the workflow engine is not available: this app has no state store component with metadata actorStateStore: "true" (state.postgresql)';
@@ -91,7 +97,7 @@ const PEER_MEMORY_MS = 10 * 60_000;
 
 export async function startWorkflowGrpcServer(engine: WorkflowEngine | undefined, host: string, port: number, logger: Logger): Promise<WorkflowGrpcServer> {
   const firstStreams = new FirstStreams();
-  const streams = new Set<grpc.ServerWritableStream<unknown, InstanceType<typeof pb.WorkItem>>>();
+  const streams = new Set<grpc.ServerWritableStream<unknown, EncodedWorkItem>>();
   const unary =
     <Request, Response>(handle: (engine: WorkflowEngine, request: Request, call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>): grpc.handleUnaryCall<Request, Response> =>
     (call, callback) => {
@@ -118,7 +124,7 @@ export async function startWorkflowGrpcServer(engine: WorkflowEngine | undefined
   });
 
   const server = new grpc.Server();
-  server.addService(TaskHubSidecarServiceService, {
+  server.addService(SERVICE, {
     hello: (_call: unknown, callback: grpc.sendUnaryData<InstanceType<typeof Empty>>) => callback(null, new Empty()),
     startInstance: unary(async (workflows, request: InstanceType<typeof pb.CreateInstanceRequest>, call) => {
       const instanceId = await workflows.startInstance({
@@ -183,7 +189,7 @@ export async function startWorkflowGrpcServer(engine: WorkflowEngine | undefined
       response.setDeletedinstancecount(deleted);
       return response;
     }),
-    getWorkItems: (call: grpc.ServerWritableStream<unknown, InstanceType<typeof pb.WorkItem>>) => {
+    getWorkItems: (call: grpc.ServerWritableStream<unknown, EncodedWorkItem>) => {
       if (!engine) {
         call.destroy(Object.assign(new Error(NO_ENGINE), { code: grpc.status.FAILED_PRECONDITION }));
         return;

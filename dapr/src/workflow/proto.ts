@@ -31,6 +31,8 @@ export type OrchestratorAction = InstanceType<ProtoModule['OrchestratorAction']>
 export type TaskFailureDetails = InstanceType<ProtoModule['TaskFailureDetails']>;
 export type OrchestrationState = InstanceType<ProtoModule['OrchestrationState']>;
 export type WorkItem = InstanceType<ProtoModule['WorkItem']>;
+/** A WorkItem already in its wire form (workItemBytes): sent as is. */
+export type EncodedWorkItem = Buffer & { readonly encodedWorkItem: true };
 export type OrchestrationStatus = ProtoModule['OrchestrationStatus'][keyof ProtoModule['OrchestrationStatus']];
 export const Status = pb.OrchestrationStatus;
 
@@ -78,3 +80,37 @@ export function failureDetails(errorType: string, errorMessage: string, options:
   details.setIsnonretriable(options.nonRetriable ?? false);
   return details;
 }
+
+// WorkItems in wire form, from parts already encoded (history events as stored, activity requests
+// as scheduled), so that a step does not serialize its whole past again. Field numbers are those
+// of orchestrator_service.proto: WorkItem.orchestratorRequest = 1, WorkItem.activityRequest = 2;
+// OrchestratorRequest.instanceId = 1, .executionId = 2 (StringValue.value = 1), .pastEvents = 3,
+// .newEvents = 4. A test decodes them with the SDK's own classes (dapr/test/workflow-api.test.ts).
+
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest > 0x7f) {
+    bytes.push((rest & 0x7f) | 0x80);
+    rest >>>= 7;
+  }
+  bytes.push(rest);
+  return Buffer.from(bytes);
+}
+
+/** A length-delimited field: its key, its length, its bytes. */
+const delimited = (field: number, bytes: Uint8Array): Buffer[] => [varint((field << 3) | 2), varint(bytes.length), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)];
+
+const encoded = (parts: Buffer[]): EncodedWorkItem => Buffer.concat(parts) as EncodedWorkItem;
+
+export function orchestratorWorkItem(instanceId: string, executionId: string, past: readonly Uint8Array[], newEvents: readonly Uint8Array[]): EncodedWorkItem {
+  const request = Buffer.concat([
+    ...(instanceId.length > 0 ? delimited(1, Buffer.from(instanceId, 'utf8')) : []),
+    ...delimited(2, Buffer.concat(executionId.length > 0 ? delimited(1, Buffer.from(executionId, 'utf8')) : [])),
+    ...past.flatMap((event) => delimited(3, event)),
+    ...newEvents.flatMap((event) => delimited(4, event)),
+  ]);
+  return encoded(delimited(1, request));
+}
+
+export const activityWorkItem = (request: Uint8Array): EncodedWorkItem => encoded(delimited(2, request));

@@ -14,7 +14,7 @@ export interface DatabaseModule {
   seeder?: new () => Seeder;
 }
 
-export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logger): Options {
+export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logger, poolMax = 5): Options {
   return defineConfig({
     clientUrl,
     entities: db.entities,
@@ -28,7 +28,7 @@ export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logge
       transactional: true,
       allOrNothing: true,
     },
-    pool: { min: 0, max: 10 },
+    pool: { min: 0, max: poolMax },
     ...(logger ? { logger: (message: string) => logger.debug(message), debug: logger.isLevelEnabled('debug') } : {}),
   });
 }
@@ -37,11 +37,13 @@ export interface OpenDatabaseOptions {
   migrate: boolean;
   seed: boolean;
   logger: Logger;
+  /** Connections the pool may hold (DATABASE_POOL_MAX). */
+  poolMax?: number;
 }
 
 /** Connects (creating the database if missing), then applies pending migrations and seeds. */
 export async function openDatabase(db: DatabaseModule, clientUrl: string, options: OpenDatabaseOptions): Promise<MikroORM> {
-  const orm = await MikroORM.init(ormOptions(db, clientUrl, options.logger));
+  const orm = await MikroORM.init(ormOptions(db, clientUrl, options.logger, options.poolMax));
   try {
     if (options.migrate) {
       const applied = await orm.migrator.up();

@@ -22,6 +22,11 @@ export const subgraphEnvSchema = z.object({
   PORT: envField.port(4000),
   LOG_LEVEL: envField.logLevel(),
   DATABASE_URL: envField.url('a PostgreSQL URL: postgres://user:password@host:5432/database'),
+  /**
+   * Connections this service may hold. Four services and their sidecars share one server (its
+   * max_connections is 100 by default), and more connections than cores buys no throughput.
+   */
+  DATABASE_POOL_MAX: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(5),
   OIDC_ISSUER_URL: envField.url('the OIDC issuer URL, e.g. http://127.0.0.1:8080/realms/agora'),
   OIDC_AUDIENCE: z.string().min(1).default('agora-gateway'),
   OIDC_CLOCK_TOLERANCE_SECONDS: envField.count(30),
@@ -98,7 +103,7 @@ export async function startSubgraph<TContext extends BaseContext>(
       clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
       jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
     });
-  const orm = await openDatabase(module.database, env.DATABASE_URL, { migrate: env.MIGRATE_ON_START, seed: env.SEED_ON_START, logger });
+  const orm = await openDatabase(module.database, env.DATABASE_URL, { migrate: env.MIGRATE_ON_START, seed: env.SEED_ON_START, logger, poolMax: env.DATABASE_POOL_MAX });
 
   const contextFor = async (token: string): Promise<TContext> => {
     let verified: Caller;

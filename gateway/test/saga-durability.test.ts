@@ -1,10 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch, type RunningSystem } from '@agora/launcher';
-import { dropDatabases, testServerUrl } from '@agora/testing';
+import { dropDatabases, startRedisServer, testServerUrl, type RedisServer } from '@agora/testing';
 import { passwordGrant } from '@agora/keycloak';
 
 // Sagas survive their service dying: 200 orders in flight, then kill -9 of the orders app and
@@ -14,11 +13,8 @@ import { passwordGrant } from '@agora/keycloak';
 // timeouts are long: on a loaded 2-core machine, recovery may take longer than their defaults,
 // and this test is about crashes, not timeouts (saga.test.ts covers those).
 //
-// The pub/sub topics are Redis streams named after them (orders, payments, inventory); this
-// test deletes them before and after, so run it against a Redis no live system uses.
+// The pub/sub topics are Redis streams of a private redis-server, shared with nothing else.
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const TOPICS = ['orders', 'payments', 'inventory'];
 const runFile = fileURLToPath(new URL('../../dapr/dapr.yaml', import.meta.url));
 const prefix = `chaos_${randomBytes(3).toString('hex')}`;
 const NOTEBOOK = '7c0a1000-0000-4000-8000-000000000010';
@@ -26,7 +22,7 @@ const CABLE = '7c0a1000-0000-4000-8000-000000000014';
 const ORDERS = 200;
 
 let system: RunningSystem;
-let redis: Redis;
+let redis: RedisServer;
 
 async function query<T>(service: string, sql: string, values: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: new URL(`/${prefix}_agora_${service}`, testServerUrl()).href });
@@ -39,15 +35,14 @@ async function query<T>(service: string, sql: string, values: unknown[] = []): P
 }
 
 beforeAll(async () => {
-  redis = new Redis(REDIS_URL);
-  await redis.del(...TOPICS);
+  redis = await startRedisServer();
   system = await launch({
     runFile,
     dataDir: '/nonexistent',
     databaseUrl: testServerUrl().href,
     databasePrefix: prefix,
     ports: 'auto',
-    redisUrl: REDIS_URL,
+    redisUrl: redis.url,
     sidecars: 'processes',
     extraEnv: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000', SAGA_STEP_TIMEOUT_SECONDS: '120', PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '120', SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '500' },
   });
@@ -55,8 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await system?.stop();
-  await redis?.del(...TOPICS);
-  await redis?.quit();
+  await redis?.stop();
   await dropDatabases(['users', 'inventory', 'orders', 'payments', 'dapr'].map((name) => `${prefix}_agora_${name}`));
 });
 

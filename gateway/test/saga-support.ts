@@ -2,12 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { launch, type RunningSystem } from '@agora/launcher';
-import { dropDatabases, testServerUrl } from '@agora/testing';
+import { dropDatabases, startRedisServer, testServerUrl } from '@agora/testing';
 import { passwordGrant } from '@agora/keycloak';
 
 // The whole system as `npm start` runs it (every app beside its local sidecar, real PostgreSQL,
-// real tokens), for the saga test files, and what they ask of it through the gateway and the
-// services' own databases.
+// real tokens), with pub/sub on Redis Streams of a private redis-server (so that systems of
+// concurrent test files never share a stream), for the saga test files, and what they ask of it
+// through the gateway and the services' own databases.
 
 export type User = 'alice' | 'bob' | 'admin';
 export type Service = 'users' | 'inventory' | 'orders' | 'payments';
@@ -60,6 +61,7 @@ export async function until<T>(what: string, attempt: () => Promise<T>, accept: 
 export async function startSagaSystem(extraEnv: Record<string, string>): Promise<SagaSystem> {
   const prefix = `saga_${randomBytes(3).toString('hex')}`;
   const databases = ['users', 'inventory', 'orders', 'payments', 'dapr'].map((name) => `${prefix}_agora_${name}`);
+  const redis = await startRedisServer();
   let system: RunningSystem;
   try {
     system = await launch({
@@ -68,9 +70,11 @@ export async function startSagaSystem(extraEnv: Record<string, string>): Promise
       databaseUrl: testServerUrl().href,
       databasePrefix: prefix,
       ports: 'auto',
+      redisUrl: redis.url,
       extraEnv: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '100000', ...extraEnv },
     });
   } catch (error) {
+    await redis.stop();
     await dropDatabases(databases);
     throw error;
   }
@@ -132,6 +136,7 @@ export async function startSagaSystem(extraEnv: Record<string, string>): Promise
     },
     async stop() {
       await system.stop();
+      await redis.stop();
       await dropDatabases(databases);
     },
   };

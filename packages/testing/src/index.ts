@@ -6,3 +6,7 @@ export { startTestSubgraph } from './subgraph.ts';
 export type { HttpOperationResult, OperationResult, TestSubgraph, TestSubgraphOptions } from './subgraph.ts';
 export { failureOf, internalApiClient, serviceClient, serviceTokenOf } from './internal-api.ts';
 export type { InternalClientError } from './internal-api.ts';
+export { freePort, startChild, waitFor } from './processes.ts';
+export type { Child } from './processes.ts';
+export { startRedisServer } from './redis-server.ts';
+export type { RedisServer } from './redis-server.ts';

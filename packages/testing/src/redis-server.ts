@@ -15,7 +15,7 @@ export interface RedisServer {
 }
 
 export async function startRedisServer(): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'agora-chaos-redis-'));
+  const dir = mkdtempSync(join(tmpdir(), 'agora-redis-'));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: Child | undefined;

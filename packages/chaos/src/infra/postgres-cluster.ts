@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort, startChild, waitFor, type Child } from './processes.ts';
+import { freePort, startChild, waitFor, type Child } from '@agora/testing';
 
 // A private PostgreSQL cluster for one scenario: restarting the machine's shared server would
 // break everybody else's work, and the launcher's embedded server cannot be restarted from outside.

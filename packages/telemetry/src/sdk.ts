@@ -9,6 +9,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { collectDefaultMetrics } from 'prom-client';
 import { registry } from './metrics.ts';
+import { propagateRequestContext, stopPropagatingRequestContext } from './request-context.ts';
 
 // The OpenTelemetry SDK of an Agora process (docs/adr/0013-telemetry.md). The exporter comes from
 // the standard OTEL_* variables, read by the SDK itself; without an OTLP endpoint nothing is
@@ -25,9 +26,10 @@ export interface TelemetryOptions {
   instrumentations?: boolean;
   /**
    * What to patch when nothing is exported (no OTEL_* exporter, no `spanProcessors`): `all` (the
-   * default), or `server`: incoming HTTP requests only, which still gives every request a span (trace
-   * ids in logs and exemplars, a traceparent for the process to propagate by hand, as the gateway's
-   * subgraph data source does) without client, GraphQL and database spans that nobody would see.
+   * default), or `server`: no library; each incoming HTTP request only runs in a trace context of
+   * its own (request-context.ts), so logs and exemplars keep trace ids and a traceparent the process
+   * propagates by hand (as the gateway's subgraph data source does) still names this hop, without
+   * server, client, GraphQL and database spans that nobody would see.
    */
   unexportedInstrumentations?: 'all' | 'server';
   /** Replaces the exporter chosen from OTEL_* (tests: an in-memory exporter). */
@@ -57,18 +59,13 @@ const WORKER_METHODS = /^(hello|getWorkItems|completeActivityTask|completeOrches
 /** Probes and scrapes are not requests worth a trace. */
 const UNTRACED_PATHS = /^\/(health\/|metrics(\?|$)|v1\.0\/healthz)/;
 
-function serverInstrumentation(options: { outgoing: boolean }) {
-  return new HttpInstrumentation({
-    ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
-    // Background work (outbox polling, readiness checks of other services) starts no traces of its own.
-    requireParentforOutgoingSpans: true,
-    disableOutgoingRequestInstrumentation: !options.outgoing,
-  });
-}
-
 function libraryInstrumentations() {
   return [
-    serverInstrumentation({ outgoing: true }),
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
+      // Background work (outbox polling, readiness checks of other services) starts no traces of its own.
+      requireParentforOutgoingSpans: true,
+    }),
     new UndiciInstrumentation({ requireParentforSpans: true }),
     new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
     new GrpcInstrumentation({ ignoreGrpcMethods: [WORKER_METHODS] }),
@@ -98,9 +95,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       // Metrics are scraped from /metrics (prom-client) and logs read from stdout: neither is pushed over OTLP.
       metricReaders: [],
       logRecordProcessors: [],
-      instrumentations: options.instrumentations === false ? [] : serverOnly ? [serverInstrumentation({ outgoing: false })] : libraryInstrumentations(),
+      instrumentations: options.instrumentations === false || serverOnly ? [] : libraryInstrumentations(),
     });
     sdk.start();
+    if (serverOnly && options.instrumentations !== false) propagateRequestContext(UNTRACED_PATHS);
     registry.setDefaultLabels({ service: serviceName });
     if (!defaultMetricsCollected) collectDefaultMetrics({ register: registry });
     defaultMetricsCollected = true;
@@ -122,6 +120,7 @@ export function shutdownTelemetry(): Promise<void> {
  */
 export async function resetTelemetry(): Promise<void> {
   await shutdownTelemetry();
+  stopPropagatingRequestContext();
   trace.disable();
   context.disable();
   propagation.disable();

@@ -85,3 +85,26 @@ describe('metrics', () => {
     expect(body.trimEnd().endsWith('# EOF')).toBe(true);
   });
 });
+
+describe('trace context of incoming requests when nothing is exported', () => {
+  it("runs each request in the caller's trace (or a new one) with a span id of its own, and probes in none", async () => {
+    const { createServer } = await import('node:http');
+    const { propagateRequestContext, stopPropagatingRequestContext } = await import('../src/request-context.ts');
+    propagateRequestContext(/^\/health\//);
+    const server = createServer((_request, response) => response.end(currentTraceparent() ?? 'none'));
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const continued = await (await fetch(`${url}/graphql`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })).text();
+      expect(continued).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      expect(continued).not.toContain('00f067aa0ba902b7');
+      const fresh = await (await fetch(`${url}/graphql`)).text();
+      expect(traceIdOf(fresh)).toMatch(/^[0-9a-f]{32}$/);
+      expect(await (await fetch(`${url}/health/live`)).text()).toBe('none');
+    } finally {
+      stopPropagatingRequestContext();
+      server.close();
+    }
+  });
+});

@@ -25,7 +25,7 @@ const schema = subgraphEnvSchema.extend({
    */
   /** Every this many seconds, PENDING orders at least this old without a saga (placeOrder interrupted) get theirs started. */
   SAGA_RECOVERY_INTERVAL_SECONDS: z.coerce.number({ message: 'expected seconds ≥ 1' }).int().min(1).default(15),
-  PARTICIPANT_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(5),
+  PARTICIPANT_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(8),
 });
 
 export type OrdersEnv = z.infer<typeof schema>;

@@ -12,6 +12,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@agora/testing';
+import { machine as describeMachine, percentile, runStart, type RunStart } from './report.ts';
 
 const RATE = 1_000;
 const PAYLOAD_BYTES = 1_024;
@@ -30,8 +32,6 @@ const SIDECAR_MAIN = fileURLToPath(new URL('./main.ts', import.meta.resolve('@ag
 const SELF = fileURLToPath(import.meta.url);
 const CALLEE = 'callee';
 
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
-
 /** The target app: echoes what it is sent. Runs in a child process; tells its port over IPC. */
 async function serveApp(): Promise<void> {
   const server = createServer((req, res) => {
@@ -42,16 +42,6 @@ async function serveApp(): Promise<void> {
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => process.send?.((server.address() as AddressInfo).port));
   process.once('disconnect', () => process.exit(0));
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 async function untilAnswers(url: string, child: ChildProcess, what: string): Promise<void> {
@@ -154,7 +144,7 @@ interface Measured {
   sequential: { direct: number[]; sidecars: number[] };
   /** CPU ms per call through the sidecars, of the caller's and the target's sidecar (fixed-rate phase). */
   cpuPerCall: { caller: number | undefined; callee: number | undefined };
-  load: number;
+  start: RunStart;
 }
 
 export async function run(): Promise<void> {
@@ -173,7 +163,7 @@ export async function run(): Promise<void> {
     const payload = Buffer.alloc(PAYLOAD_BYTES, 'x');
     const direct = new URL(`http://127.0.0.1:${appPort}/echo`);
     const viaSidecars = new URL(`${caller.url}/v1.0/invoke/${CALLEE}/method/echo`);
-    const load = os.loadavg()[0] ?? 0;
+    const start = runStart();
     process.stdout.write(`${WARMUP} requests per path to warm up; ${ROUNDS} rounds of ${PER_ROUND} per path, alternating, at ${RATE}/s with ${PAYLOAD_BYTES} B; then ${SEQUENTIAL} per path one at a time…\n`);
     await atFixedRate(agent, direct, payload, WARMUP);
     await atFixedRate(agent, viaSidecars, payload, WARMUP);
@@ -204,7 +194,7 @@ export async function run(): Promise<void> {
       fixedRate,
       sequential: unloaded,
       cpuPerCall: cpu.known ? { caller: cpu.caller / calls, callee: cpu.callee / calls } : { caller: undefined, callee: undefined },
-      load,
+      start,
     });
   } finally {
     agent.destroy();
@@ -233,7 +223,7 @@ function table(directLatencies: number[], sidecarLatencies: number[]): string {
 }
 
 function report(measured: Measured): void {
-  const { fixedRate, sequential: unloaded, cpuPerCall, load } = measured;
+  const { fixedRate, sequential: unloaded, cpuPerCall, start } = measured;
   const atRate = table(fixedRate.direct, fixedRate.sidecars);
   const oneAtATime = table(unloaded.direct, unloaded.sidecars);
   const rates = `achieved ${(fixedRate.direct.length / fixedRate.directSeconds).toFixed(0)} req/s direct, ${(fixedRate.sidecars.length / fixedRate.sidecarSeconds).toFixed(0)} req/s through the sidecars`;
@@ -241,7 +231,7 @@ function report(measured: Measured): void {
     cpuPerCall.caller === undefined || cpuPerCall.callee === undefined
       ? 'CPU per call: not measured (no /proc on this system).'
       : `CPU per call through the sidecars: caller's sidecar ${cpuPerCall.caller.toFixed(2)} ms, target's sidecar ${cpuPerCall.callee.toFixed(2)} ms, so ${(((cpuPerCall.caller + cpuPerCall.callee) * RATE) / 1_000).toFixed(2)} of a core for the two at ${RATE} req/s (Dapr documents 0.48 vCPU per sidecar at that rate).`;
-  const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.release()}; load average ${load.toFixed(1)} when the run began, ${(os.loadavg()[0] ?? 0).toFixed(1)} when it ended (other work on the machine competes for its cores)`;
+  const machine = describeMachine(start);
   process.stdout.write(`\nAt ${RATE} req/s:\n${atRate}\n\nOne at a time:\n${oneAtATime}\n\n${rates}; ${cpu}\non ${machine}\n`);
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
   writeFileSync(

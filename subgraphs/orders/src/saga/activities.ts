@@ -36,15 +36,6 @@ function failureOf(error: unknown): Outcome<never> {
   return { ok: false, rejected: code !== undefined && REJECTIONS.has(code), code, message };
 }
 
-// saga_steps: a participant call's attempt is RUNNING while out, then ends; a change of the order
-// records its attempt and result at once, in the change's own transaction (now() is its start).
-// started_at stays the first attempt's.
-const STEP_RUNNING = `insert into saga_steps (order_id, name, compensation, status, attempts, started_at) values (?, ?, ?, 'RUNNING', 1, now())
-  on conflict (order_id, name) do update set attempts = saga_steps.attempts + 1, status = 'RUNNING', ended_at = null, error = null`;
-const STEP_RESULT = 'update saga_steps set status = ?, ended_at = now(), error = ? where order_id = ? and name = ?';
-const STEP_ENDED = `insert into saga_steps (order_id, name, compensation, status, attempts, started_at, ended_at, error) values (?, ?, ?, ?, 1, now(), clock_timestamp(), ?)
-  on conflict (order_id, name) do update set attempts = saga_steps.attempts + 1, status = excluded.status, ended_at = clock_timestamp(), error = excluded.error`;
-
 const COMPENSATIONS = new Set<string>([Activity.CANCEL_PAYMENT, Activity.RELEASE_STOCK, Activity.CANCEL_ORDER, Activity.ESCALATE]);
 
 /** An activity as the runtime registers it: its input is whatever the workflow scheduled it with (contract.ts). */
@@ -59,69 +50,53 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
   const { orm, inventory, payments, logger } = deps;
 
   /**
-   * Runs one step and reports its outcome; never throws. Its span continues the saga's trace (the
-   * engine runs activities from its work stream, outside any request), so the participant calls and
-   * queries it makes join the order's trace.
+   * Runs one step, recording its attempt and result in saga_steps; never throws. Its span
+   * continues the saga's trace (the engine runs activities from its work stream, outside any
+   * request), so the participant calls and queries it makes join the order's trace.
    */
-  async function step<T>(activity: string, input: StepInput, run: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  async function step<T>(activity: string, input: StepInput, work: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
     const attributes = { 'workflow.name': 'OrderSaga', 'workflow.activity': activity, 'workflow.instance_id': input.orderId, 'saga.step': input.step };
     return inSpan(`activity ${activity}`, { parent: input.traceparent ?? null, attributes }, async (span) => {
       const started = performance.now();
-      const outcome = await run();
+      const outcome = await recordStep(activity, input, work);
       const result = outcome.ok ? 'ok' : outcome.rejected ? 'rejected' : 'failed';
       span.setAttribute('saga.outcome', result);
       if (!outcome.ok && !outcome.rejected) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.message });
       sagaMetrics.activity(activity, result, (performance.now() - started) / 1000, input.traceparent);
-      if (outcome.ok) logger.info({ orderId: input.orderId, step: input.step }, 'saga step succeeded');
-      else logger.warn({ orderId: input.orderId, step: input.step, code: outcome.code, error: outcome.message }, 'saga step failed');
       return outcome;
     });
   }
 
-  const statusOf = (outcome: Outcome<unknown>) => (outcome.ok ? SagaStepStatus.SUCCEEDED : outcome.rejected ? SagaStepStatus.REJECTED : SagaStepStatus.FAILED);
-
-  /** Records an attempt's end in saga_steps (counting the attempt), in the transaction of `em` when given. */
-  const recordEnded = (executor: Pick<EntityManager, 'execute'>, activity: string, input: StepInput, outcome: Outcome<unknown>) =>
-    executor.execute(STEP_ENDED, [input.orderId, input.step, COMPENSATIONS.has(activity), statusOf(outcome), outcome.ok ? null : outcome.message]);
-
-  /** A participant call: its attempt is recorded as RUNNING while the call is out, then its result. */
-  async function callStep<T>(activity: string, input: StepInput, call: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  async function recordStep<T>(activity: string, input: StepInput, work: () => Promise<Outcome<T>>): Promise<Outcome<T>> {
     const connection = orm.em.getConnection();
-    await connection.execute(STEP_RUNNING, [input.orderId, input.step, COMPENSATIONS.has(activity)]);
+    await connection.execute(
+      `insert into saga_steps (order_id, name, compensation, status, attempts, started_at) values (?, ?, ?, 'RUNNING', 1, now())
+       on conflict (order_id, name) do update set attempts = saga_steps.attempts + 1, status = 'RUNNING', ended_at = null, error = null`,
+      [input.orderId, input.step, COMPENSATIONS.has(activity)],
+    );
     let outcome: Outcome<T>;
     try {
-      outcome = await call();
+      outcome = await work();
     } catch (error) {
       outcome = failureOf(error);
     }
+    const status = outcome.ok ? SagaStepStatus.SUCCEEDED : outcome.rejected ? SagaStepStatus.REJECTED : SagaStepStatus.FAILED;
     await connection
-      .execute(STEP_RESULT, [statusOf(outcome), outcome.ok ? null : outcome.message, input.orderId, input.step])
+      .execute('update saga_steps set status = ?, ended_at = now(), error = ? where order_id = ? and name = ?', [status, outcome.ok ? null : outcome.message, input.orderId, input.step])
       .catch((error: unknown) => logger.warn({ err: error, orderId: input.orderId, step: input.step }, 'could not record a saga step result'));
+    if (outcome.ok) logger.info({ orderId: input.orderId, step: input.step }, 'saga step succeeded');
+    else logger.warn({ orderId: input.orderId, step: input.step, code: outcome.code, error: outcome.message }, 'saga step failed');
     return outcome;
   }
 
-  /**
-   * Changes the order in one transaction (with its outbox events, when `publishes`) that also
-   * records the attempt and its result in saga_steps; `change` answers the outcome. A transaction
-   * that fails is recorded as a failed attempt on its own.
-   */
-  async function orderStep<T>(activity: string, input: StepInput, publishes: boolean, change: (order: OrderEntity, em: EntityManager) => Outcome<T> | Promise<Outcome<T>>): Promise<Outcome<T>> {
-    let outcome: Outcome<T>;
-    try {
-      outcome = await orm.em.fork().transactional(async (em) => {
-        const order = await em.findOne(Order, { id: input.orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        const result: Outcome<T> = order ? await change(order, em) : { ok: false, rejected: true, code: 'NOT_FOUND', message: `order ${input.orderId} does not exist` };
-        await recordEnded(em, activity, input, result);
-        return result;
-      });
-    } catch (error) {
-      outcome = failureOf(error);
-      await recordEnded(orm.em.fork(), activity, input, outcome).catch((recordError: unknown) =>
-        logger.warn({ err: recordError, orderId: input.orderId, step: input.step }, 'could not record a saga step result'),
-      );
-      return outcome;
-    }
-    if (publishes) deps.published();
+  /** Changes the order in one transaction (with its outbox events); `change` answers the outcome. */
+  async function withOrder<T>(orderId: string, change: (order: OrderEntity, em: EntityManager) => Outcome<T> | Promise<Outcome<T>>): Promise<Outcome<T>> {
+    const outcome = await orm.em.fork().transactional(async (em) => {
+      const order = await em.findOne(Order, { id: orderId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (!order) return { ok: false as const, rejected: true, code: 'NOT_FOUND', message: `order ${orderId} does not exist` };
+      return change(order, em);
+    });
+    deps.published();
     return outcome;
   }
 
@@ -129,69 +104,51 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
 
   return {
     [Activity.RESERVE_STOCK]: activity((input: ReserveInput) =>
-      step(Activity.RESERVE_STOCK, input, () =>
-        callStep(Activity.RESERVE_STOCK, input, async () => {
-          const reservation = await inventory.reserve.mutate({ orderId: input.orderId, productId: input.productId, quantity: input.quantity });
-          return { ok: true, value: reservation.reservationId };
-        }),
-      ),
-    ),
+      step(Activity.RESERVE_STOCK, input, async () => {
+        const reservation = await inventory.reserve.mutate({ orderId: input.orderId, productId: input.productId, quantity: input.quantity });
+        return { ok: true, value: reservation.reservationId };
+      }),),
 
     [Activity.CHARGE_PAYMENT]: activity((input: ChargeInput) =>
-      step<ChargeResult>(Activity.CHARGE_PAYMENT, input, () =>
-        callStep(Activity.CHARGE_PAYMENT, input, async () => {
-          const payment = await payments.charge.mutate({ orderId: input.orderId, userId: input.userId, amount: input.amount, paymentMethod: input.paymentMethod });
-          return { ok: true, value: { paymentId: payment.paymentId, status: payment.status } };
-        }),
-      ),
-    ),
+      step<ChargeResult>(Activity.CHARGE_PAYMENT, input, async () => {
+        const payment = await payments.charge.mutate({ orderId: input.orderId, userId: input.userId, amount: input.amount, paymentMethod: input.paymentMethod });
+        return { ok: true, value: { paymentId: payment.paymentId, status: payment.status } };
+      }),),
 
-    // No event: nothing for the outbox relay to publish.
     [Activity.CONFIRM_ORDER]: activity((input: StepInput) =>
       step(Activity.CONFIRM_ORDER, input, () =>
-        orderStep(Activity.CONFIRM_ORDER, input, false, (order) => {
+        withOrder(input.orderId, (order) => {
           if (order.status === OrderStatus.CONFIRMED) return { ok: true, value: order.status };
           if (order.status !== OrderStatus.PENDING) return { ok: false, rejected: true, code: 'CONFLICT', message: `order ${order.id} is ${order.status}` };
           order.status = OrderStatus.CONFIRMED;
           return { ok: true, value: order.status };
         }),
-      ),
-    ),
+      ),),
 
     [Activity.COMMIT_STOCK]: activity((input: StepInput) =>
-      step(Activity.COMMIT_STOCK, input, () =>
-        callStep(Activity.COMMIT_STOCK, input, async () => ({ ok: true, value: (await inventory.commit.mutate({ orderId: input.orderId })).committed })),
-      ),
-    ),
+      step(Activity.COMMIT_STOCK, input, async () => ({ ok: true, value: (await inventory.commit.mutate({ orderId: input.orderId })).committed })),),
 
     // The confirmation notice: the order.confirmed event, which the users service turns into a
     // notification and a message. Its own step, so that a failure here never undoes the order.
     [Activity.NOTIFY_CUSTOMER]: activity((input: StepInput) =>
       step(Activity.NOTIFY_CUSTOMER, input, () =>
-        orderStep(Activity.NOTIFY_CUSTOMER, input, true, async (order, em) => {
+        withOrder(input.orderId, async (order, em) => {
           // Once per order: a re-run finds the event it already wrote.
           const sent = await em.count(OutboxEvent, { subject: order.id, type: 'agora.order.confirmed.v1' });
           if (sent === 0) enqueueEvent(em, { type: 'agora.order.confirmed.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, total: money(order) } });
           return { ok: true, value: sent === 0 };
         }),
-      ),
-    ),
+      ),),
 
     [Activity.CANCEL_PAYMENT]: activity((input: ReasonInput) =>
-      step(Activity.CANCEL_PAYMENT, input, () =>
-        callStep(Activity.CANCEL_PAYMENT, input, async () => ({ ok: true, value: (await payments.cancel.mutate({ orderId: input.orderId, reason: input.reason })).status })),
-      ),
-    ),
+      step(Activity.CANCEL_PAYMENT, input, async () => ({ ok: true, value: (await payments.cancel.mutate({ orderId: input.orderId, reason: input.reason })).status })),),
 
     [Activity.RELEASE_STOCK]: activity((input: ReasonInput) =>
-      step(Activity.RELEASE_STOCK, input, () =>
-        callStep(Activity.RELEASE_STOCK, input, async () => ({ ok: true, value: (await inventory.release.mutate({ orderId: input.orderId, reason: input.reason })).released })),
-      ),
-    ),
+      step(Activity.RELEASE_STOCK, input, async () => ({ ok: true, value: (await inventory.release.mutate({ orderId: input.orderId, reason: input.reason })).released })),),
 
     [Activity.CANCEL_ORDER]: activity((input: ReasonInput) =>
       step(Activity.CANCEL_ORDER, input, () =>
-        orderStep(Activity.CANCEL_ORDER, input, true, (order, em) => {
+        withOrder(input.orderId, (order, em) => {
           if (order.status === OrderStatus.CANCELLED) return { ok: true, value: order.status };
           if (order.status === OrderStatus.CONFIRMED) return { ok: false, rejected: true, code: 'CONFLICT', message: `order ${order.id} is already confirmed` };
           order.status = OrderStatus.CANCELLED;
@@ -199,12 +156,11 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
           enqueueEvent(em, { type: 'agora.order.cancelled.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, reason: input.reason } });
           return { ok: true, value: order.status };
         }),
-      ),
-    ),
+      ),),
 
     [Activity.ESCALATE]: activity((input: ReasonInput) =>
       step(Activity.ESCALATE, input, () =>
-        orderStep(Activity.ESCALATE, input, true, (order, em) => {
+        withOrder(input.orderId, (order, em) => {
           if (order.status === OrderStatus.NEEDS_ATTENTION) return { ok: true, value: order.status };
           order.status = OrderStatus.NEEDS_ATTENTION;
           order.statusReason = input.reason;

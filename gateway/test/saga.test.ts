@@ -76,7 +76,7 @@ interface OrderView {
   saga: { status: string; runtimeStatus: string | null; steps: { name: string; status: string; compensation: boolean; attempts: number }[] };
 }
 
-const ORDER_FIELDS = 'id status statusReason total { amount } saga { status runtimeStatus steps { name status compensation attempts } }';
+const ORDER_FIELDS = 'id status statusReason total { amount } saga { status runtimeStatus currentStep steps { name status compensation attempts error } }';
 
 async function fillCart(as: User, lines: [string, number][]): Promise<void> {
   for (const [productId, quantity] of lines) await ok(as, 'mutation($p: ID!, $q: Int!) { addToCart(productId: $p, quantity: $q) { itemCount } }', { p: productId, q: quantity });
@@ -281,8 +281,10 @@ describe('placeOrder and the OrderSaga', () => {
     );
     const orders = await Promise.all(placed.map(({ as, id }) => settled(as, id, 60_000)));
     const confirmed = orders.filter((order) => order.status === 'CONFIRMED');
-    expect(confirmed).toHaveLength(5);
-    expect(orders.filter((order) => order.status === 'CANCELLED')).toHaveLength(45);
+    // On a failure, say how the others ended: status, reason and the saga as the order shows it.
+    const others = JSON.stringify(orders.filter((order) => order.status !== 'CONFIRMED' && order.status !== 'CANCELLED'));
+    expect(confirmed, others).toHaveLength(5);
+    expect(orders.filter((order) => order.status === 'CANCELLED'), others).toHaveLength(45);
     expect((await stockOf(DESK)).stock).toBe(0);
     const captured = await inDatabase<{ order_id: string }>('payments', "select order_id from payments where status = 'CAPTURED' and order_id = any($1::uuid[])", [placed.map((order) => order.id)]);
     expect(captured.map((row) => row.order_id).sort()).toEqual(confirmed.map((order) => order.id).sort());

@@ -1,8 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bundledRealmFile, loadRealm, parseRealm, RealmFileError, startOidcProvider } from '../src/index.ts';
 import { ALICE_ID, SERVICE_ACCOUNT_ID } from './oidc-client.ts';
 
@@ -13,8 +13,15 @@ function bundledExport(): RealmJson {
   return parsed as RealmJson;
 }
 
+const tempDirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 async function tempFile(content: string): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), 'agora-realm-')), 'realm.json');
+  const dir = await mkdtemp(join(tmpdir(), 'agora-realm-'));
+  tempDirs.push(dir);
+  const path = join(dir, 'realm.json');
   await writeFile(path, content);
   return path;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { defineEntity, p } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -129,6 +130,7 @@ afterAll(async () => {
   await consumerApp?.close();
   await orm?.close();
   await database?.drop();
+  rmSync(resources, { recursive: true, force: true });
 });
 
 function startRelay(options: Partial<OutboxRelayOptions> = {}): OutboxRelay {

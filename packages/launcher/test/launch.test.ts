@@ -1,18 +1,24 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { dropDatabases, testServerUrl } from '@agora/testing';
 import { launch } from '../src/launch.ts';
 import { readRunFile } from '../src/run-file.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function runFileWith(apps: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'agora-launch-'));
+  tempDirs.push(dir);
   mkdirSync(join(dir, 'components'));
   const path = join(dir, 'dapr.yaml');
   writeFileSync(path, `version: 1\ncommon:\n  resourcesPath: components\napps:\n${apps}`);

@@ -1,81 +1,20 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { z } from 'zod';
-import { createClientCredentialsTokenSource } from '@agora/auth';
-import { startTestSubgraph, type TestSubgraph } from '@agora/testing';
-import type { Context } from '../../../subgraphs/inventory/src/context.ts';
-import { Product } from '../../../subgraphs/inventory/src/modules/product/product.entity.ts';
-import { releaseReservations } from '../../../subgraphs/inventory/src/modules/reservation/release-reservations.ts';
-import { Reservation } from '../../../subgraphs/inventory/src/modules/reservation/reservation.entity.ts';
-import { reserveStock } from '../../../subgraphs/inventory/src/modules/reservation/reserve-stock.ts';
-import { createInventorySubgraph } from '../../../subgraphs/inventory/src/subgraph.ts';
-import { InventoryState } from '../src/states.ts';
-import { SERVICE_CLIENT } from '../src/service-client.ts';
 import { verifyProvider } from '../src/verify.ts';
+import { startInventoryProvider, type InventoryProvider } from './inventory-provider.ts';
 
 // Inventory as a provider: the checked-in pacts of its consumers (the orders saga) replayed against
 // the real service on its own PostgreSQL database, each provider state set up through
 // inventory's own entities and use cases, with a real service token on every request.
 
-let subgraph: TestSubgraph<Context>;
+let inventory: InventoryProvider;
 beforeAll(async () => {
-  subgraph = await startTestSubgraph(createInventorySubgraph());
+  inventory = await startInventoryProvider();
 });
-afterAll(() => subgraph?.close());
-
-const em = () => subgraph.service.orm.em.fork();
-
-const productParams = z.object({ productId: z.uuid(), available: z.number().int().nonnegative().default(10) });
-const orderParams = z.object({ orderId: z.uuid(), productId: z.uuid(), quantity: z.number().int().positive() });
-
-/** The product exists with exactly `available` units on hand and nothing reserved. */
-async function resetProduct(productId: string, available: number): Promise<void> {
-  const fork = em();
-  await fork.nativeDelete(Reservation, { product: productId });
-  const product = await fork.findOne(Product, { id: productId });
-  if (product) Object.assign(product, { stockOnHand: available, stockReserved: 0 });
-  else fork.create(Product, { id: productId, sku: `PACT-${productId.slice(-8)}`, name: 'Contract product', description: 'Made by a provider state.', priceAmount: 8900, currency: 'EUR', stockOnHand: available, stockReserved: 0 });
-  await fork.flush();
-}
-
-/** The order holds a reservation of `quantity` units of the product, made by inventory's reserve. */
-async function reserve(params: unknown): Promise<{ orderId: string }> {
-  const { orderId, productId, quantity } = orderParams.parse(params);
-  await em().nativeDelete(Reservation, { orderId });
-  await resetProduct(productId, quantity + 10);
-  await reserveStock(subgraph.service.orm.em, { orderId, productId, quantity, ttlSeconds: 900 }, { lowStockThreshold: 5, now: new Date() });
-  return { orderId };
-}
+afterAll(() => inventory?.close());
 
 describe('inventory', () => {
   it('honours the pacts of its consumers', async () => {
-    const tokens = createClientCredentialsTokenSource({ issuer: subgraph.issuer.issuer, ...SERVICE_CLIENT });
-    await verifyProvider({
-      provider: 'inventory',
-      consumers: ['orders'],
-      baseUrl: `http://127.0.0.1:${subgraph.service.port}`,
-      token: () => tokens.token(),
-      stateHandlers: {
-        [InventoryState.PRODUCT_AVAILABLE]: async (params) => {
-          const { productId, available } = productParams.parse(params);
-          await resetProduct(productId, available);
-        },
-        [InventoryState.NO_PRODUCT]: async (params) => {
-          const { productId } = productParams.pick({ productId: true }).parse(params);
-          await em().nativeDelete(Reservation, { product: productId });
-          await em().nativeDelete(Product, { id: productId });
-        },
-        [InventoryState.ORDER_RESERVED]: async (params) => {
-          await reserve(params);
-        },
-        [InventoryState.ORDER_RELEASED]: async (params) => {
-          const { orderId } = await reserve(params);
-          await releaseReservations(subgraph.service.orm.em, { orderId, reason: 'payment declined' }, new Date());
-        },
-        [InventoryState.ORDER_WITHOUT_RESERVATIONS]: async (params) => {
-          const { orderId } = orderParams.pick({ orderId: true }).parse(params);
-          await em().nativeDelete(Reservation, { orderId });
-        },
-      },
-    });
+    const { baseUrl, token, stateHandlers } = inventory;
+    await verifyProvider({ provider: 'inventory', consumers: ['orders'], baseUrl, token, stateHandlers });
   });
 });

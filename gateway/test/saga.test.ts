@@ -305,7 +305,7 @@ describe('the CLI demo', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [demo, '--gateway', system.gatewayUrl, '--issuer', system.issuer, '--user', 'bob', '--methods', 'pm_card_visa,pm_card_chargeDeclined'], {
       timeout: 60_000,
     });
-    expect(stdout).toMatch(/bob buys 1 × \S+ with pm_card_visa/);
+    expect(stdout).toMatch(/bob buys 1 × Wireless mouse with pm_card_visa/);
     expect(stdout).toMatch(/→ charge-payment\s+SUCCEEDED/);
     expect(stdout).toMatch(/⇒ CONFIRMED; saga COMPLETED/);
     expect(stdout).toMatch(/↩ cancel-order\s+SUCCEEDED/);

@@ -55,9 +55,12 @@ const ORDER = `query($id: ID!) { order(id: $id) { id status statusReason total {
 const money = (total: { amount: number; currency: string }) => `${(total.amount / 100).toFixed(2)} ${total.currency}`;
 const describeStep = (step: Step) => `${step.compensation ? '↩' : '→'} ${step.name.padEnd(58)} ${step.status}${step.attempts > 1 ? ` (attempt ${step.attempts})` : ''}${step.error ? `: ${step.error}` : ''}`;
 
+const { product } = await graphql<{ product: { name: string } | null }>('query($p: ID!) { product(id: $p) { name } }', { p: values.product });
+if (!product) throw new Error(`no product ${values.product} in the catalog (--product takes a product id)`);
+
 let failures = 0;
 for (const method of values.methods.split(',').filter(Boolean)) {
-  console.log(`\n${values.user} buys 1 × ${values.product} with ${method}`);
+  console.log(`\n${values.user} buys 1 × ${product.name} with ${method}`);
   await graphql('mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }', { p: values.product });
   const { placeOrder } = await graphql<{ placeOrder: OrderView }>('mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id status total { amount currency } } }', {
     input: { paymentMethod: method },

@@ -56,6 +56,22 @@ function linesFor(index: number): { productId: string; quantity: number }[] {
   return lines;
 }
 
+/**
+ * The GraphQL errors' messages, each followed by the sidecar's or subgraph's own message when the
+ * error carries the HTTP answer (`extensions.response.body.message`), joined with " / ". Read from
+ * the parsed errors: a message that itself holds quoted JSON (a state store error) stays whole.
+ */
+function messagesOf(errors: unknown[] | undefined): string {
+  const messages: string[] = [];
+  for (const entry of errors ?? []) {
+    const error = entry as { message?: unknown; extensions?: { response?: { body?: { message?: unknown } } } };
+    if (typeof error.message === 'string') messages.push(error.message.slice(0, 400));
+    const upstream = error.extensions?.response?.body?.message;
+    if (typeof upstream === 'string') messages.push(upstream.slice(0, 400));
+  }
+  return messages.join(' / ');
+}
+
 /** Places `orders` orders through the gateway at a steady rate, each retried (same key) while it fails. */
 export function startLoad(options: LoadOptions): Load {
   let acknowledged = 0;
@@ -88,6 +104,7 @@ export function startLoad(options: LoadOptions): Load {
     const deadline = Date.now() + options.retryForMs;
     for (let attempt = 1; ; attempt += 1) {
       let error: string;
+      let summary: string | undefined;
       try {
         const response = await fetch(options.gatewayUrl, {
           method: 'POST',
@@ -104,6 +121,7 @@ export function startLoad(options: LoadOptions): Load {
           return;
         }
         error = `HTTP ${response.status}: ${JSON.stringify(result.errors ?? result).slice(0, 1_500)}`;
+        summary = messagesOf(result.errors);
       } catch (caught) {
         error = caught instanceof Error ? caught.message : String(caught);
       }
@@ -112,8 +130,7 @@ export function startLoad(options: LoadOptions): Load {
         return;
       }
       retries += 1;
-      const messages = [...error.matchAll(/"message":"([^"]{0,200})"/g)].map((match) => match[1]).join(' / ');
-      const kind = (messages || error).replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').replace(/127\.0\.0\.1:\d+/g, '<host>').slice(0, 300);
+      const kind = (summary || error).replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').replace(/127\.0\.0\.1:\d+/g, '<host>').slice(0, 400);
       errors[kind] = (errors[kind] ?? 0) + 1;
       await sleep(Math.min(250 * 2 ** (attempt - 1), 3_000));
     }

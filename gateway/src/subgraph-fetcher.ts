@@ -1,110 +1,17 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
-type FetcherHeaders = FetcherResponse['headers'];
 
-/** The response headers as received (names in lower case, as node:http gives them), read-only. */
-class ReceivedHeaders implements FetcherHeaders {
-  readonly #headers: IncomingHttpHeaders;
-
-  constructor(headers: IncomingHttpHeaders) {
-    this.#headers = headers;
+/** Node's own Headers from what node:http received (repeated headers joined, as fetch does). */
+function headersOf(message: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-
-  get(name: string): string | null {
-    const value = this.#headers[name.toLowerCase()];
-    if (value === undefined) return null;
-    return Array.isArray(value) ? value.join(', ') : value;
-  }
-
-  has(name: string): boolean {
-    return this.#headers[name.toLowerCase()] !== undefined;
-  }
-
-  append(): void {
-    throw new TypeError('response headers are immutable');
-  }
-
-  set(): void {
-    throw new TypeError('response headers are immutable');
-  }
-
-  delete(): void {
-    throw new TypeError('response headers are immutable');
-  }
-
-  *entries(): IterableIterator<[string, string]> {
-    for (const name of Object.keys(this.#headers).sort()) {
-      const value = this.get(name);
-      if (value !== null) yield [name, value];
-    }
-  }
-
-  *keys(): IterableIterator<string> {
-    for (const [name] of this.entries()) yield name;
-  }
-
-  *values(): IterableIterator<string> {
-    for (const [, value] of this.entries()) yield value;
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.entries();
-  }
-}
-
-/** A subgraph's answer, read whole before it is handed over (subgraph answers are small JSON documents). */
-class BufferedResponse implements FetcherResponse {
-  readonly url: string;
-  readonly status: number;
-  readonly statusText: string;
-  readonly ok: boolean;
-  readonly redirected = false;
-  readonly headers: FetcherHeaders;
-  readonly #body: Buffer;
-  #used = false;
-
-  constructor(url: string, message: IncomingMessage, body: Buffer) {
-    this.url = url;
-    this.status = message.statusCode ?? 0;
-    this.statusText = message.statusMessage ?? '';
-    this.ok = this.status >= 200 && this.status < 300;
-    this.headers = new ReceivedHeaders(message.headers);
-    this.#body = body;
-  }
-
-  get bodyUsed(): boolean {
-    return this.#used;
-  }
-
-  #consume(): Buffer {
-    if (this.#used) throw new TypeError('body already used');
-    this.#used = true;
-    return this.#body;
-  }
-
-  text(): Promise<string> {
-    return new Promise((resolve) => resolve(this.#consume().toString('utf8')));
-  }
-
-  json(): Promise<unknown> {
-    return new Promise((resolve) => resolve(JSON.parse(this.#consume().toString('utf8')) as unknown));
-  }
-
-  arrayBuffer(): Promise<ArrayBuffer> {
-    return new Promise((resolve) => {
-      const body = this.#consume();
-      resolve(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
-    });
-  }
-
-  clone(): FetcherResponse {
-    if (this.#used) throw new TypeError('body already used');
-    return Object.assign(Object.create(Object.getPrototypeOf(this) as object) as BufferedResponse, this);
-  }
+  return headers;
 }
 
 export interface SubgraphFetcher {
@@ -129,7 +36,16 @@ export function createSubgraphFetcher(): SubgraphFetcher {
       const request = send(url, { method: init.method ?? 'GET', headers: init.headers, agent: secure ? https : http, signal: init.signal as AbortSignal | undefined }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve(new BufferedResponse(url, response, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks))));
+        // Read whole (subgraph answers are small JSON documents), then handed over as Node's own Response.
+        response.on('end', () => {
+          try {
+            const body = chunks.length === 0 ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+            resolve(new Response(body, { status: response.statusCode ?? 0, statusText: response.statusMessage ?? '', headers: headersOf(response) }));
+          } catch (error) {
+            // A status fetch cannot represent (e.g. a body on a 204): fail this fetch, not the process.
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        });
         response.on('error', reject);
       });
       request.on('error', reject);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devUserIds } from '@agora/testing';
 import { parseOpenMetrics, sampleValue } from './saga-openmetrics.ts';
@@ -299,5 +299,28 @@ describe('saga paths', () => {
     const records = await recordsOf(id);
     expect(records.charges).toEqual([{ status: 'succeeded', attempts: 1 }]);
     expect(records.reservations).toEqual([{ status: 'COMMITTED', quantity: 2 }]);
+  }, 45_000);
+
+  it('places the order of an idempotency key whose first request died after claiming it, under the claimed id', async () => {
+    // What a crash between claiming the key and creating the order leaves: the key's record in the
+    // state store (written here through the orders sidecar, as placeOrder writes it), no order.
+    const key = randomUUID();
+    const orderId = randomUUID();
+    const lines = [{ productId: CABLE, quantity: 1 }];
+    const fingerprint = createHash('sha256').update(JSON.stringify({ lines, paymentMethod: 'pm_card_visa' })).digest('hex');
+    const sidecar = agora.system.apps.find((app) => app.id === 'orders')?.sidecarUrl ?? '';
+    const saved = await fetch(new URL('/v1.0/state/statestore', sidecar), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ key: `placeorder-${devUserIds.alice}-${key}`, value: { fingerprint, orderId } }]),
+    });
+    expect(saved.status).toBe(204);
+    const place = () =>
+      agora.ok<{ placeOrder: { id: string } }>('alice', 'mutation($key: String!, $p: ID!) { placeOrder(input: { paymentMethod: "pm_card_visa", lines: [{ productId: $p, quantity: 1 }] }, idempotencyKey: $key) { id } }', { key, p: CABLE });
+    // The retry creates the order the first request could not; a second retry answers the same one.
+    expect((await place()).placeOrder.id).toBe(orderId);
+    expect((await place()).placeOrder.id).toBe(orderId);
+    expect((await agora.settled('alice', orderId, 30_000)).status).toBe('CONFIRMED');
+    expect(await agora.query('orders', 'select id from orders where id = $1', [orderId])).toHaveLength(1);
   }, 45_000);
 });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { DaprWorkflowClient } from '@dapr/dapr';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
 import { enqueueEvent } from '@agora/events';
 import { domainCodeOf, isPaymentMethod, PAYMENT_METHODS } from '@agora/internal-api';
@@ -75,13 +75,15 @@ export async function placeOrder(deps: PlacementDeps, userId: string, input: Pla
     if (existing.fingerprint !== fingerprint) {
       throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for a different order; use a new key for a new order');
     }
-    return replay(deps, existing.orderId, userId, input.paymentMethod);
+    return replay(deps, existing.orderId, userId, input.paymentMethod, lines);
   }
 
   let order: OrderEntity;
   try {
     order = await createOrder(deps, claim.orderId, userId, lines, input.paymentMethod);
   } catch (error) {
+    // A retry of this request created the order under the claimed id first (see replay): answer it.
+    if (error instanceof UniqueConstraintViolationException) return replay(deps, claim.orderId, userId, input.paymentMethod, lines);
     // Nothing was created: free the key so that the same request can be retried.
     const { etag: recordEtag } = await deps.state.get<IdempotencyRecord>(recordKey);
     if (recordEtag) await deps.state.deleteIfUnchanged(recordKey, recordEtag).catch(() => undefined);
@@ -153,17 +155,25 @@ export async function startSaga(deps: Pick<PlacementDeps, 'workflows' | 'setting
   }
 }
 
-/** The order a claimed key names: waits briefly while the first request is still creating it. */
-async function replay(deps: PlacementDeps, orderId: string, userId: string, paymentMethod: string): Promise<OrderEntity> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const order = await deps.orm.em.fork().findOne(Order, { id: orderId }, { populate: ['lines'] });
-    if (order) {
-      if (order.customerId !== userId || order.paymentMethod !== paymentMethod) throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for a different order');
-      await startSaga(deps, order);
-      return order;
+/**
+ * The order a claimed key names. When it does not exist (the first request is still creating it,
+ * or died after claiming the key), this request creates it under the claimed id: the order's
+ * primary key lets exactly one of them succeed, and the other answers the winner's order. A key is
+ * thus never stuck until its record expires.
+ */
+async function replay(deps: PlacementDeps, orderId: string, userId: string, paymentMethod: string, lines: CartItem[]): Promise<OrderEntity> {
+  const existing = (): Promise<OrderEntity | null> => deps.orm.em.fork().findOne(Order, { id: orderId }, { populate: ['lines'] });
+  let order: OrderEntity | null = await existing();
+  if (!order) {
+    try {
+      order = await createOrder(deps, orderId, userId, lines, paymentMethod);
+    } catch (error) {
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      order = await existing();
+      if (!order) throw error;
     }
-    if (Date.now() > deadline) throw new DomainError(ErrorCode.CONFLICT, 'the first request with this idempotency key has not finished; retry shortly');
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  if (order.customerId !== userId || order.paymentMethod !== paymentMethod) throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for a different order');
+  await startSaga(deps, order);
+  return order;
 }

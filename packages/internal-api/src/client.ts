@@ -50,3 +50,18 @@ export function domainCodeOf(error: unknown): ErrorCode | undefined {
   const data = error.data as Partial<InternalErrorData> | undefined;
   return data?.domainCode ?? undefined;
 }
+
+/**
+ * What went wrong, for logs and saga steps. A sidecar that could not reach the participant answers
+ * with Dapr's error shape, not tRPC's, which the client reports only as "Unable to transform
+ * response from server": this names Dapr's error code, message and HTTP status instead.
+ */
+export function failureMessageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof TRPCClientError)) return error.message;
+  const meta = error.meta as { response?: { status?: number }; responseJSON?: unknown } | undefined;
+  const body = meta?.responseJSON as { errorCode?: unknown; message?: unknown } | undefined;
+  if (typeof body?.errorCode !== 'string') return error.message;
+  const status = meta?.response?.status === undefined ? '' : ` (HTTP ${meta.response.status})`;
+  return `${body.errorCode}${status}: ${typeof body.message === 'string' ? body.message : error.message}`;
+}

@@ -1,9 +1,10 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createInternalClient } from '../src/index.ts';
+import { createInternalClient, failureMessageOf } from '../src/index.ts';
 
 // The bulkhead of the internal client: a participant that stops answering holds at most
 // `maxConcurrentCalls` of its caller's calls; the next fails at once instead of queueing.
@@ -62,5 +63,26 @@ describe('the internal client bulkhead', () => {
     await expect.poll(() => held.length).toBe(5);
     for (const release of held.splice(0)) release();
     expect(await Promise.all(calls)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('failure messages', () => {
+  it("names Dapr's error code, status and message when the sidecar, not the participant, answered", async () => {
+    // A sidecar that could not reach its target answers in Dapr's error shape.
+    const sidecar = createServer((_request, response) => {
+      response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ errorCode: 'ERR_DIRECT_INVOKE', message: 'failed to invoke, id: payments, err: connect ECONNREFUSED' }));
+    });
+    await new Promise<void>((resolve) => sidecar.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = createInternalClient<Router>({ url: `http://127.0.0.1:${(sidecar.address() as AddressInfo).port}`, token });
+      const error: unknown = await client.fast.query().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(failureMessageOf(error)).toBe('ERR_DIRECT_INVOKE (HTTP 500): failed to invoke, id: payments, err: connect ECONNREFUSED');
+      expect(failureMessageOf(new Error('plain'))).toBe('plain');
+    } finally {
+      await new Promise((resolve) => sidecar.close(resolve));
+    }
   });
 });

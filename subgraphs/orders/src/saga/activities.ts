@@ -4,7 +4,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
 import { enqueueEvent, OutboxEvent } from '@agora/events';
-import { domainCodeOf } from '@agora/internal-api';
+import { domainCodeOf, failureMessageOf } from '@agora/internal-api';
 import type { Logger } from '@agora/service';
 import { inSpan } from '@agora/telemetry';
 import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
@@ -32,7 +32,7 @@ const REJECTIONS = new Set(['OUT_OF_STOCK', 'PAYMENT_DECLINED', 'NOT_FOUND', 'BA
 
 function failureOf(error: unknown): Outcome<never> {
   const code = domainCodeOf(error);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = failureMessageOf(error);
   return { ok: false, rejected: code !== undefined && REJECTIONS.has(code), code, message };
 }
 

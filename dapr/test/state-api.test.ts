@@ -8,28 +8,18 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../src/sidecar.ts';
+import { componentYaml } from './app-support.ts';
 
 const run = randomBytes(4).toString('hex');
 const redisPrefix = `agora-api-${run}`;
 
 function componentsYaml(databaseUrl: string): string {
-  const component = (name: string, type: string, metadata: Record<string, string>) =>
-    [
-      'apiVersion: dapr.io/v1alpha1',
-      'kind: Component',
-      `metadata: { name: ${name} }`,
-      'spec:',
-      `  type: ${type}`,
-      '  version: v1',
-      '  metadata:',
-      ...Object.entries(metadata).map(([key, value]) => `    - { name: ${key}, value: ${JSON.stringify(value)} }`),
-    ].join('\n');
   return [
-    component('memstore', 'state.in-memory', { actorStateStore: 'false' }),
-    component('pgstore', 'state.postgresql', { connectionString: databaseUrl }),
-    component('pgnamed', 'state.postgresql', { connectionString: databaseUrl, tableName: 'named_state', keyPrefix: 'name' }),
-    component('redisstore', 'state.redis', { redisHost: '127.0.0.1:6379', keyPrefix: redisPrefix }),
-    component('redisraw', 'state.redis', { redisHost: '127.0.0.1:6379', keyPrefix: 'none' }),
+    componentYaml('memstore', 'state.in-memory', { actorStateStore: 'false' }),
+    componentYaml('pgstore', 'state.postgresql', { connectionString: databaseUrl }),
+    componentYaml('pgnamed', 'state.postgresql', { connectionString: databaseUrl, tableName: 'named_state', keyPrefix: 'name' }),
+    componentYaml('redisstore', 'state.redis', { redisHost: '127.0.0.1:6379', keyPrefix: redisPrefix }),
+    componentYaml('redisraw', 'state.redis', { redisHost: '127.0.0.1:6379', keyPrefix: 'none' }),
   ].join('\n---\n');
 }
 

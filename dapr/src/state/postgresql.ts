@@ -4,6 +4,7 @@ import type { ComponentInput } from '../components/registry.ts';
 import {
   EtagInvalidError,
   EtagMismatchError,
+  opened,
   type DeleteOperation,
   type SetOperation,
   type StateStore,
@@ -346,12 +347,5 @@ export class PostgresStateStore implements StateStore {
 }
 
 export async function createPostgresStateStore({ name, metadata, logger }: ComponentInput): Promise<StateStore> {
-  const store = new PostgresStateStore(name, parsePostgresMetadata(metadata), logger);
-  try {
-    await store.init();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+  return opened(new PostgresStateStore(name, parsePostgresMetadata(metadata), logger), (store) => store.init());
 }

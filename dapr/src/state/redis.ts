@@ -4,6 +4,7 @@ import type { ComponentInput } from '../components/registry.ts';
 import {
   EtagInvalidError,
   EtagMismatchError,
+  opened,
   type DeleteOperation,
   type SetOperation,
   type StateStore,
@@ -204,12 +205,5 @@ export class RedisStateStore implements StateStore {
 }
 
 export async function createRedisStateStore({ name, metadata, logger }: ComponentInput): Promise<StateStore> {
-  const store = new RedisStateStore(name, parseRedisMetadata(metadata), logger);
-  try {
-    await store.connect();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+  return opened(new RedisStateStore(name, parseRedisMetadata(metadata), logger), (store) => store.connect());
 }

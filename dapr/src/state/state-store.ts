@@ -51,3 +51,14 @@ export interface StateStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Answers `store` once `open` (connect, create tables) succeeded; else closes what it opened and rethrows. */
+export async function opened<S extends StateStore>(store: S, open: (store: S) => Promise<void>): Promise<S> {
+  try {
+    await open(store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}

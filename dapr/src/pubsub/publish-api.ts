@@ -14,7 +14,7 @@ import {
   type CloudEventMap,
 } from '../app-channel/cloudevents.ts';
 import type { SidecarContext } from '../context.ts';
-import { sendDaprError } from '../http/dapr-error.ts';
+import { DaprApiError, sendDaprError } from '../http/dapr-error.ts';
 import { parseDuration } from '../resiliency/duration.ts';
 import { contextFrom, endSpan, startSpan, traceHeaders } from '../tracing.ts';
 import { TopicNotAllowedError, type PubSub, type PublishedMessage } from './pubsub.ts';
@@ -39,18 +39,6 @@ interface TopicParams {
   '*': string;
 }
 
-class PublishRequestError extends Error {
-  override name = 'PublishRequestError';
-  readonly status: number;
-  readonly errorCode: string;
-
-  constructor(status: number, errorCode: string, message: string) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
-
 /** The `metadata.*` query parameters, first value of each (daprd's getMetadataFromRequest). */
 function requestMetadata(request: FastifyRequest): Record<string, string> {
   const metadata: Record<string, string> = {};
@@ -63,15 +51,15 @@ function requestMetadata(request: FastifyRequest): Record<string, string> {
 /** daprd's validateAndGetPubsubAndTopic, then metadata.rawPayload. */
 function resolveTarget(request: FastifyRequest<{ Params: TopicParams }>, context: SidecarContext): Target & { rawPayload: boolean } {
   const { pubsubname: pubsubName, '*': topic } = request.params;
-  if (!pubsubName) throw new PublishRequestError(404, 'ERR_PUBSUB_EMPTY', 'pubsub name is empty');
+  if (!pubsubName) throw new DaprApiError(404, 'ERR_PUBSUB_EMPTY', 'pubsub name is empty');
   const pubsub = context.pubsubs.get(pubsubName);
-  if (!pubsub) throw new PublishRequestError(404, 'ERR_PUBSUB_NOT_FOUND', `pubsub ${pubsubName} is not found`);
-  if (!topic) throw new PublishRequestError(404, 'ERR_TOPIC_NAME_EMPTY', `topic is empty in pubsub ${pubsubName}`);
+  if (!pubsub) throw new DaprApiError(404, 'ERR_PUBSUB_NOT_FOUND', `pubsub ${pubsubName} is not found`);
+  if (!topic) throw new DaprApiError(404, 'ERR_TOPIC_NAME_EMPTY', `topic is empty in pubsub ${pubsubName}`);
   const metadata = requestMetadata(request);
   const raw = metadata['rawPayload'];
   const rawPayload = raw ? parseGoBool(raw) : false;
   if (rawPayload === undefined) {
-    throw new PublishRequestError(400, 'ERR_PUBSUB_REQUEST_METADATA', `failed deserializing metadata. Error: rawPayload value must be a valid boolean: actual is '${raw ?? ''}'`);
+    throw new DaprApiError(400, 'ERR_PUBSUB_REQUEST_METADATA', `failed deserializing metadata. Error: rawPayload value must be a valid boolean: actual is '${raw ?? ''}'`);
   }
   return { pubsubName, topic, pubsub, metadata, rawPayload };
 }
@@ -120,7 +108,7 @@ function messageFor(target: Target, rawPayload: boolean, payload: Buffer, conten
   try {
     event = cloudEventFor(target, payload, contentType, trace, appId);
   } catch (error) {
-    throw new PublishRequestError(500, 'ERR_PUBSUB_CLOUD_EVENTS_SER', `cannot create cloudevent: ${error instanceof Error ? error.message : String(error)}`);
+    throw new DaprApiError(500, 'ERR_PUBSUB_CLOUD_EVENTS_SER', `cannot create cloudevent: ${error instanceof Error ? error.message : String(error)}`);
   }
   return { topic: target.topic, data: Buffer.from(JSON.stringify(event)), contentType: CLOUDEVENT_CONTENT_TYPE, metadata: target.metadata };
 }
@@ -130,10 +118,10 @@ async function publishThrough(context: SidecarContext, target: Target, message: 
   await context.resiliency.forComponentOutbound(target.pubsubName, 'Pubsub').execute(() => target.pubsub.publish(message));
 }
 
-function publishFailure(error: unknown, target: Target, appId: string): PublishRequestError {
+function publishFailure(error: unknown, target: Target, appId: string): DaprApiError {
   const reason = error instanceof Error ? error.message : String(error);
-  if (error instanceof TopicNotAllowedError) return new PublishRequestError(403, 'ERR_PUBSUB_FORBIDDEN', `topic ${target.topic} is not allowed for app id ${appId}`);
-  return new PublishRequestError(500, 'ERR_PUBSUB_PUBLISH_MESSAGE', `error when publishing to topic ${target.topic} in pubsub ${target.pubsubName}: ${reason}`);
+  if (error instanceof TopicNotAllowedError) return new DaprApiError(403, 'ERR_PUBSUB_FORBIDDEN', `topic ${target.topic} is not allowed for app id ${appId}`);
+  return new DaprApiError(500, 'ERR_PUBSUB_PUBLISH_MESSAGE', `error when publishing to topic ${target.topic} in pubsub ${target.pubsubName}: ${reason}`);
 }
 
 const bodyOf = (request: FastifyRequest): Buffer => (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
@@ -186,7 +174,7 @@ interface BulkEntry {
 }
 
 const marshalError = (target: Target, reason: string) =>
-  new PublishRequestError(400, 'ERR_PUBSUB_EVENTS_SER', `error marshaling events to bytes for topic ${target.topic} pubsub ${target.pubsubName}. error: ${reason}`);
+  new DaprApiError(400, 'ERR_PUBSUB_EVENTS_SER', `error marshaling events to bytes for topic ${target.topic} pubsub ${target.pubsubName}. error: ${reason}`);
 
 /** A member by case-insensitive name, as Go's encoding/json matches struct fields. */
 function member(entry: Record<string, unknown>, name: string): unknown {
@@ -196,7 +184,7 @@ function member(entry: Record<string, unknown>, name: string): unknown {
 
 function parseBulkEntries(body: Buffer, target: Target): BulkEntry[] {
   const unmarshalError = (reason: string) =>
-    new PublishRequestError(400, 'ERR_PUBSUB_EVENTS_SER', `error when unmarshaling the request for topic ${target.topic} pubsub ${target.pubsubName}: ${reason}`);
+    new DaprApiError(400, 'ERR_PUBSUB_EVENTS_SER', `error when unmarshaling the request for topic ${target.topic} pubsub ${target.pubsubName}: ${reason}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -240,7 +228,7 @@ async function handleBulkPublish(request: FastifyRequest<{ Params: TopicParams }
     try {
       payload = eventBytes(entry);
     } catch (error) {
-      throw new PublishRequestError(
+      throw new DaprApiError(
         400,
         'ERR_PUBSUB_EVENTS_SER',
         `error when marshalling cloud event envelope for topic ${target.topic} pubsub ${target.pubsubName}: ${error instanceof Error ? error.message : String(error)}`,
@@ -273,7 +261,7 @@ const withDaprErrors =
       spans.end({ status: reply.statusCode });
       return answered;
     } catch (error) {
-      if (!(error instanceof PublishRequestError)) {
+      if (!(error instanceof DaprApiError)) {
         spans.end({ error });
         throw error;
       }

@@ -2,7 +2,7 @@ import { SpanKind } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SidecarContext } from '../context.ts';
-import { sendDaprError } from '../http/dapr-error.ts';
+import { DaprApiError, sendDaprError } from '../http/dapr-error.ts';
 import { contextFrom, endSpan, startSpan } from '../tracing.ts';
 import {
   EtagInvalidError,
@@ -22,19 +22,7 @@ const KEY_SEPARATOR = '||';
 const METADATA_PREFIX = 'metadata.';
 const MAX_TTL_SECONDS = 2_147_483_647;
 
-/** An error answered as daprd's `{ errorCode, message }` with this HTTP status. */
-class StateApiError extends Error {
-  override name = 'StateApiError';
-  readonly status: number;
-  readonly errorCode: string;
-  constructor(status: number, errorCode: string, message: string) {
-    super(message);
-    this.status = status;
-    this.errorCode = errorCode;
-  }
-}
-
-const malformed = (message: string) => new StateApiError(400, 'ERR_MALFORMED_REQUEST', message);
+const malformed = (message: string) => new DaprApiError(400, 'ERR_MALFORMED_REQUEST', message);
 
 const metadataSchema = z.record(z.string(), z.string()).nullish();
 const optionsSchema = z
@@ -144,11 +132,11 @@ function keyMapperFor(context: SidecarContext, storeName: string): (key: string)
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Etag errors as daprd's stateErrorResponse: 409 for a mismatch, 400 for an etag the store cannot have made. */
-function storeFailure(error: unknown, errorCode: string, describe: (detail: string) => string): StateApiError {
-  if (error instanceof StateApiError) return error;
-  if (error instanceof EtagMismatchError) return new StateApiError(409, errorCode, describe(`possible etag mismatch. error from state store: ${error.message}`));
-  if (error instanceof EtagInvalidError) return new StateApiError(400, errorCode, describe(`invalid etag value: ${error.message}`));
-  return new StateApiError(500, errorCode, describe(errorText(error)));
+function storeFailure(error: unknown, errorCode: string, describe: (detail: string) => string): DaprApiError {
+  if (error instanceof DaprApiError) return error;
+  if (error instanceof EtagMismatchError) return new DaprApiError(409, errorCode, describe(`possible etag mismatch. error from state store: ${error.message}`));
+  if (error instanceof EtagInvalidError) return new DaprApiError(400, errorCode, describe(`invalid etag value: ${error.message}`));
+  return new DaprApiError(500, errorCode, describe(errorText(error)));
 }
 
 /** daprd's RFC 3339 (seconds, UTC) form of an expiry time. */
@@ -202,7 +190,7 @@ function toTransactionOperation(
       return { operation: 'delete', key: toStoreKey(request.key), etag: request.etag || undefined, concurrency: concurrencyOf(request.options?.concurrency) };
     }
     default:
-      throw new StateApiError(400, 'ERR_NOT_SUPPORTED_STATE_OPERATION', `operation type ${operation.operation} not supported`);
+      throw new DaprApiError(400, 'ERR_NOT_SUPPORTED_STATE_OPERATION', `operation type ${operation.operation} not supported`);
   }
 }
 
@@ -215,9 +203,9 @@ interface StoreTarget {
 export function registerStateApi(app: FastifyInstance, context: SidecarContext): void {
   const keyMappers = new Map<string, (key: string) => string>();
   const targetOf = (storeName: string): StoreTarget => {
-    if (context.stateStores.size === 0) throw new StateApiError(500, 'ERR_STATE_STORE_NOT_CONFIGURED', `state store ${storeName} is not configured`);
+    if (context.stateStores.size === 0) throw new DaprApiError(500, 'ERR_STATE_STORE_NOT_CONFIGURED', `state store ${storeName} is not configured`);
     const store = context.stateStores.get(storeName);
-    if (!store) throw new StateApiError(400, 'ERR_STATE_STORE_NOT_FOUND', `state store ${storeName} is not found`);
+    if (!store) throw new DaprApiError(400, 'ERR_STATE_STORE_NOT_FOUND', `state store ${storeName} is not found`);
     let toStoreKey = keyMappers.get(storeName);
     if (!toStoreKey) {
       toStoreKey = keyMapperFor(context, storeName);
@@ -240,7 +228,7 @@ export function registerStateApi(app: FastifyInstance, context: SidecarContext):
         endSpan(span, { status: reply.statusCode });
         return answered;
       } catch (error) {
-        if (!(error instanceof StateApiError)) {
+        if (!(error instanceof DaprApiError)) {
           endSpan(span, { error });
           throw error;
         }
@@ -261,7 +249,7 @@ export function registerStateApi(app: FastifyInstance, context: SidecarContext):
 async function getState(request: StoreRequest, reply: FastifyReply, { name, store, toStoreKey }: StoreTarget): Promise<FastifyReply> {
   const key = request.params.key ?? '';
   const state = await store.get(toStoreKey(key)).catch((error: unknown) => {
-    throw new StateApiError(500, 'ERR_STATE_GET', `fail to get ${key} from state store ${name}: ${errorText(error)}`);
+    throw new DaprApiError(500, 'ERR_STATE_GET', `fail to get ${key} from state store ${name}: ${errorText(error)}`);
   });
   if (!state) return reply.code(204).send();
   reply.header('etag', state.etag);
@@ -274,7 +262,7 @@ async function bulkGetState(request: StoreRequest, reply: FastifyReply, { store,
   const keys = body.keys ?? [];
   const storeKeys = keys.map(toStoreKey);
   const found = keys.length === 0 ? new Map<string, StoredState>() : await store.bulkGet(storeKeys).catch((error: unknown) => {
-    throw new StateApiError(500, 'ERR_STATE_BULK_GET', errorText(error));
+    throw new DaprApiError(500, 'ERR_STATE_BULK_GET', errorText(error));
   });
   const items = keys.map((key, index) => bulkItemJson(key, found.get(storeKeys[index] ?? '')));
   return reply.code(200).type('application/json').send(`[${items.join(',')}]`);
@@ -314,7 +302,7 @@ async function executeTransaction(request: StoreRequest, reply: FastifyReply, { 
   const operations = requested.map((operation) => toTransactionOperation(operation, toStoreKey, query));
   // daprd answers every failed transaction, etag mismatches included, with 500 ERR_STATE_TRANSACTION.
   await store.transaction(operations).catch((error: unknown) => {
-    throw new StateApiError(500, 'ERR_STATE_TRANSACTION', `error while executing state transaction: ${errorText(error)}`);
+    throw new DaprApiError(500, 'ERR_STATE_TRANSACTION', `error while executing state transaction: ${errorText(error)}`);
   });
   return reply.code(204).send();
 }

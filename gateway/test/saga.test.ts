@@ -1,82 +1,36 @@
 import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, type RunningSystem } from '@agora/launcher';
-import { dropDatabases, testServerUrl } from '@agora/testing';
-import { passwordGrant } from '@agora/keycloak';
+import { ORDER_FIELDS, startSagaSystem, type OrderView, type SagaSystem, type Service, type User } from './saga-support.ts';
 
 // The order saga end to end, as `npm start` runs it: every app a real process beside its local
-// sidecar, the OrderSaga on the workflow engine, real PostgreSQL and real tokens.
+// sidecar, the OrderSaga on the workflow engine, real PostgreSQL, Redis and real tokens.
 
-const runFile = fileURLToPath(new URL('../../dapr/dapr.yaml', import.meta.url));
-const prefix = `saga_${randomBytes(3).toString('hex')}`;
-let system: RunningSystem;
+let agora: SagaSystem;
 
 const KEYBOARD = '7c0a1000-0000-4000-8000-000000000001';
 const MOUSE = '7c0a1000-0000-4000-8000-000000000002';
 const DESK = '7c0a1000-0000-4000-8000-000000000008';
 
 beforeAll(async () => {
-  system = await launch({
-    runFile,
-    dataDir: '/nonexistent',
-    databaseUrl: testServerUrl().href,
-    databasePrefix: prefix,
-    ports: 'auto',
-    extraEnv: {
-      LOG_LEVEL: 'warn',
-      PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '8',
-      SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '2000',
-      SAGA_STEP_TIMEOUT_SECONDS: '60',
-      RATE_LIMIT_MAX: '100000',
-    },
+  agora = await startSagaSystem({
+    PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '8',
+    SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: '2000',
+    SAGA_STEP_TIMEOUT_SECONDS: '60',
   });
 }, 120_000);
 
 afterAll(async () => {
-  await system?.stop();
-  await dropDatabases(['users', 'inventory', 'orders', 'payments', 'dapr'].map((name) => `${prefix}_agora_${name}`));
+  await agora?.stop();
 });
 
-type User = 'alice' | 'bob' | 'admin';
-const tokens = new Map<User, Promise<string>>();
-const tokenFor = (user: User) => {
-  if (!tokens.has(user)) tokens.set(user, passwordGrant({ issuer: system.issuer, clientId: 'agora-cli', username: user, password: `${user}-dev-password` }).then((t) => t.accessToken));
-  return tokens.get(user) as Promise<string>;
-};
-
-interface GraphQLResponse<T> {
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-
-async function graphql<T>(as: User, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
-  const response = await fetch(system.gatewayUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(as)}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as GraphQLResponse<T>;
-}
-
-async function ok<T>(as: User, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const { data, errors } = await graphql<T>(as, query, variables);
-  if (errors) throw new Error(`GraphQL errors: ${JSON.stringify(errors)}`);
-  return data as T;
-}
-
-interface OrderView {
-  id: string;
-  status: string;
-  statusReason: string | null;
-  total: { amount: number };
-  saga: { status: string; runtimeStatus: string | null; steps: { name: string; status: string; compensation: boolean; attempts: number }[] };
-}
-
-const ORDER_FIELDS = 'id status statusReason total { amount } saga { status runtimeStatus currentStep steps { name status compensation attempts error } }';
+const graphql = <T>(as: User, query: string, variables?: Record<string, unknown>) => agora.graphql<T>(as, query, variables);
+const ok = <T>(as: User, query: string, variables?: Record<string, unknown>) => agora.ok<T>(as, query, variables);
+const settled = (as: User, id: string, timeoutMs?: number) => agora.settled(as, id, timeoutMs);
+const stockOf = async (productId: string): Promise<{ stock: number }> => ({ stock: await agora.stockOf(productId) });
+const inDatabase = <T>(name: Service, sql: string, values: unknown[]) => agora.query<T>(name, sql, values);
 
 async function fillCart(as: User, lines: [string, number][]): Promise<void> {
   for (const [productId, quantity] of lines) await ok(as, 'mutation($p: ID!, $q: Int!) { addToCart(productId: $p, quantity: $q) { itemCount } }', { p: productId, q: quantity });
@@ -88,33 +42,6 @@ async function place(as: User, paymentMethod: string, key = randomUUID()): Promi
     key,
   });
   return data.placeOrder;
-}
-
-/** The order once its saga has finished (the workflow is no longer running). */
-async function settled(as: User, id: string, timeoutMs = 30_000): Promise<OrderView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { order } = await ok<{ order: OrderView }>(as, `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id });
-    if (order.saga.runtimeStatus === 'COMPLETED') return order;
-    if (order.saga.runtimeStatus === 'FAILED' || order.saga.runtimeStatus === 'TERMINATED') throw new Error(`the saga of ${id} is ${order.saga.runtimeStatus}`);
-    if (Date.now() > deadline) throw new Error(`order ${id} still PENDING: ${JSON.stringify(order.saga)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function stockOf(productId: string): Promise<{ stock: number }> {
-  const { product } = await ok<{ product: { stock: number } }>('alice', 'query($id: ID!) { product(id: $id) { stock } }', { id: productId });
-  return product;
-}
-
-async function inDatabase<T>(name: string, sql: string, values: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: new URL(`/${prefix}_agora_${name}`, testServerUrl()).href });
-  await client.connect();
-  try {
-    return (await client.query(sql, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
 }
 
 describe('the cart', () => {
@@ -302,7 +229,7 @@ describe('placeOrder and the OrderSaga', () => {
 describe('the CLI demo', () => {
   it('signs in, orders with each given payment method and prints the saga steps as they happen', async () => {
     const demo = fileURLToPath(new URL('../../packages/cli/src/demo.ts', import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [demo, '--gateway', system.gatewayUrl, '--issuer', system.issuer, '--user', 'bob', '--methods', 'pm_card_visa,pm_card_chargeDeclined'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [demo, '--gateway', agora.system.gatewayUrl, '--issuer', agora.system.issuer, '--user', 'bob', '--methods', 'pm_card_visa,pm_card_chargeDeclined'], {
       timeout: 60_000,
     });
     expect(stdout).toMatch(/bob buys 1 × Wireless mouse with pm_card_visa/);

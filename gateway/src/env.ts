@@ -1,4 +1,4 @@
-import { envField, parseEnv } from '@agora/service';
+import { envField, oidcEnvFields, parseEnv } from '@agora/service';
 import { z } from 'zod';
 
 const optionalUrl = (what: string) => envField.url(what).optional();
@@ -9,11 +9,7 @@ const schema = z.object({
   HOST: envField.host(),
   PORT: envField.port(4000),
   LOG_LEVEL: envField.logLevel(),
-  OIDC_ISSUER_URL: envField.url('the OIDC issuer URL, e.g. http://127.0.0.1:8080/realms/agora'),
-  OIDC_AUDIENCE: z.string().min(1).default('agora-gateway'),
-  OIDC_CLOCK_TOLERANCE_SECONDS: envField.count(30),
-  /** Shortest gap between two JWKS downloads caused by tokens with an unknown key id. */
-  OIDC_JWKS_COOLDOWN_MS: envField.count(30_000),
+  ...oidcEnvFields,
   /** Verified tokens remembered (0: none): a token's signature is checked once a minute at most; exp and nbf on every request. */
   OIDC_TOKEN_CACHE_SIZE: envField.count(10_000),
   /** The gateway's own confidential client; its role-less service token goes to subgraphs for anonymous callers. */

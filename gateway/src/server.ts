@@ -5,8 +5,8 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyRequest } from 'fastify';
-import { AuthenticationError, createClientCredentialsTokenSource, createOidcTokenVerifier, type Caller, type TokenVerifier } from '@agora/auth';
-import { createHttpServer, createLogger, ErrorCode, formatGraphQLError, graphqlTelemetryPlugin } from '@agora/service';
+import { AuthenticationError, createClientCredentialsTokenSource, type Caller, type TokenVerifier } from '@agora/auth';
+import { createHttpServer, createLogger, ErrorCode, formatGraphQLError, graphqlTelemetryPlugin, tokenVerifierFromEnv } from '@agora/service';
 import { createAuthenticate, refuseTokenInQuery } from './authentication.ts';
 import type { GatewayContext } from './context.ts';
 import type { GatewayEnv } from './env.ts';
@@ -45,16 +45,7 @@ function subgraphUrl(env: GatewayEnv, name: SubgraphName, routingUrl: string): s
 export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = createLogger('gateway', env.LOG_LEVEL);
   const development = env.NODE_ENV !== 'production';
-  const verifier =
-    options.verifier ??
-    createOidcTokenVerifier({
-      issuer: env.OIDC_ISSUER_URL,
-      audience: env.OIDC_AUDIENCE,
-      clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
-      jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
-      cacheSize: env.OIDC_TOKEN_CACHE_SIZE,
-      cacheMaxAgeSeconds: 60,
-    });
+  const verifier = options.verifier ?? tokenVerifierFromEnv(env, { cacheSize: env.OIDC_TOKEN_CACHE_SIZE, cacheMaxAgeSeconds: 60 });
   const authenticate = createAuthenticate(verifier);
   // Subgraphs refuse requests without a token; anonymous callers' requests carry this role-less one (ADR 0007).
   const serviceTokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.GATEWAY_CLIENT_ID, clientSecret: env.GATEWAY_CLIENT_SECRET });

@@ -7,6 +7,8 @@ export { audit, createLogger, maskAddress, maskEmails } from './logger.ts';
 export type { AuditEvent, AuditOutcome, Logger } from './logger.ts';
 export { graphqlTelemetryPlugin } from './graphql-telemetry.ts';
 export { runMain } from './main.ts';
+export { oidcEnvFields, tokenVerifierFromEnv } from './oidc.ts';
+export type { OidcEnv } from './oidc.ts';
 export type { Stoppable } from './main.ts';
 export { startSubgraph, subgraphEnvSchema } from './subgraph.ts';
 export type { BaseContext, RunningSubgraph, StartOptions, SubgraphEnv, SubgraphModule, SubgraphParts } from './subgraph.ts';

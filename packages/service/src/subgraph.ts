@@ -7,13 +7,14 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode } from 'graphql';
 import { z } from 'zod';
-import { AuthenticationError, bearerToken, createOidcTokenVerifier, isUser, type Caller, type TokenVerifier } from '@agora/auth';
+import { AuthenticationError, bearerToken, isUser, type Caller, type TokenVerifier } from '@agora/auth';
 import { openDatabase, type DatabaseModule } from './database.ts';
 import { envField } from './env.ts';
 import { DomainError, ErrorCode, formatGraphQLError, unauthenticated } from './errors.ts';
 import { graphqlTelemetryPlugin } from './graphql-telemetry.ts';
 import { createHttpServer } from './http.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { oidcEnvFields, tokenVerifierFromEnv } from './oidc.ts';
 
 /** Configuration every subgraph reads from its environment (see each service's env.ts). */
 export const subgraphEnvSchema = z.object({
@@ -27,10 +28,7 @@ export const subgraphEnvSchema = z.object({
    * max_connections is 100 by default), and more connections than cores buys no throughput.
    */
   DATABASE_POOL_MAX: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(5),
-  OIDC_ISSUER_URL: envField.url('the OIDC issuer URL, e.g. http://127.0.0.1:8080/realms/agora'),
-  OIDC_AUDIENCE: z.string().min(1).default('agora-gateway'),
-  OIDC_CLOCK_TOLERANCE_SECONDS: envField.count(30),
-  OIDC_JWKS_COOLDOWN_MS: envField.count(30_000),
+  ...oidcEnvFields,
   MIGRATE_ON_START: envField.boolean(true),
   SEED_ON_START: envField.boolean(false),
 });
@@ -95,14 +93,7 @@ export async function startSubgraph<TContext extends BaseContext>(
 ): Promise<RunningSubgraph<TContext>> {
   const logger = createLogger(module.name, env.LOG_LEVEL);
   const development = env.NODE_ENV !== 'production';
-  const verifier =
-    options.verifier ??
-    createOidcTokenVerifier({
-      issuer: env.OIDC_ISSUER_URL,
-      audience: env.OIDC_AUDIENCE,
-      clockToleranceSeconds: env.OIDC_CLOCK_TOLERANCE_SECONDS,
-      jwksCooldownMs: env.OIDC_JWKS_COOLDOWN_MS,
-    });
+  const verifier = options.verifier ?? tokenVerifierFromEnv(env);
   const orm = await openDatabase(module.database, env.DATABASE_URL, { migrate: env.MIGRATE_ON_START, seed: env.SEED_ON_START, logger, poolMax: env.DATABASE_POOL_MAX });
 
   const contextFor = async (token: string): Promise<TContext> => {

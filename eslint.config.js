@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const subgraphs = ['users', 'inventory', 'orders', 'payments'];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.tools/**', '.data/**', '**/__generated__/**', '**/migrations/Migration*.ts'] },
+  { ignores: ['**/node_modules/**', 'web/dist/**', '.tools/**', '.data/**', '**/__generated__/**', '**/migrations/Migration*.ts'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

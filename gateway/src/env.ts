@@ -38,6 +38,12 @@ const schema = z.object({
   DAPR_HTTP_PORT: z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535).optional(),
   /** `dapr` (through the sidecar; the default when DAPR_HTTP_PORT is set) or `direct` (the URLs above). */
   SUBGRAPH_TRANSPORT: z.enum(['dapr', 'direct'], { message: 'expected dapr or direct' }).optional(),
+  /** The built web app (web/dist) served at /shop/; unset: the repository's web/dist. */
+  WEB_ROOT: z.string().min(1).optional(),
+  /** The browser's public OIDC client (authorization code with PKCE). */
+  WEB_OIDC_CLIENT_ID: z.string().min(1).default('agora-web'),
+  /** The issuer as browsers reach it, when that differs from OIDC_ISSUER_URL (e.g. inside a cluster). */
+  WEB_OIDC_ISSUER_URL: optionalUrl('the issuer URL browsers use'),
 });
 
 export type GatewayEnv = z.infer<typeof schema>;

@@ -17,6 +17,7 @@ import { registerRateLimit } from './rate-limit.ts';
 import { SubgraphDataSource } from './subgraph-data-source.ts';
 import { createSubgraphFetcher } from './subgraph-fetcher.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
+import { registerWebApp } from './web-app.ts';
 
 const FORWARDED_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 
@@ -122,6 +123,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const onRequest = [refuseTokenInQuery, limitRate];
   app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
   app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
+  await registerWebApp(app, env, { graphqlPath: '/graphql', healthPath: '/admin/health' });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });

@@ -1,3 +1,4 @@
+import { withoutLoopbackPort } from './redirect-uris.ts';
 import { splitScope } from './scopes.ts';
 import type { RealmClient, RealmUser } from './realm.ts';
 
@@ -42,7 +43,9 @@ function originOf(redirectUri: string): string | undefined {
 
 export function originAllowed(client: RealmClient, origin: string): boolean {
   const origins = allowedOrigins(client);
-  return origins.includes('*') || origins.includes(origin);
+  // An origin on a loopback IP is allowed on any port when it is registered without one (see redirect-uris.ts).
+  const loopback = withoutLoopbackPort(`${origin}/`)?.slice(0, -1);
+  return origins.includes('*') || origins.includes(origin) || (loopback !== undefined && origins.includes(loopback));
 }
 
 export interface AccessTokenSubject {

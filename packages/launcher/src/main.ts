@@ -75,6 +75,7 @@ const seconds = ((performance.now() - started) / 1000).toFixed(1);
 say(`
 Agora is ready in ${seconds} s
   GraphQL gateway and Apollo Sandbox  ${system.gatewayUrl}
+  Storefront and operations console   ${system.gatewayUrl}shop/  (sign in as alice or admin)
   OIDC issuer (realm agora)           ${system.issuer}
 ${system.apps
   .filter((app) => app.id !== 'gateway')

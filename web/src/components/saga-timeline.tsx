@@ -1,0 +1,47 @@
+import { formatTime } from '../format.ts';
+import type { Saga } from '../operations.ts';
+import { StatusBadge } from './status-badge.tsx';
+
+// The step names of subgraphs/orders/src/saga/order-saga.ts, in words.
+const stepNames: Record<string, string> = {
+  'reserve-stock': 'Reserve stock',
+  'charge-payment': 'Charge payment',
+  'confirm-order': 'Confirm order',
+  'commit-stock': 'Commit stock',
+  notify: 'Notify customer',
+  'cancel-payment': 'Refund or cancel payment',
+  'release-stock': 'Release stock',
+  'cancel-order': 'Cancel order',
+  escalate: 'Escalate to an operator',
+};
+
+/** The saga's steps in the order they ran, compensations marked, with attempts and errors. */
+export function SagaTimeline({ saga }: { saga: Saga }) {
+  return (
+    <section aria-labelledby="saga-heading">
+      <h2 id="saga-heading">
+        Order saga <StatusBadge status={saga.status} />
+      </h2>
+      {saga.steps.length === 0 ? (
+        <p>No step has run yet.</p>
+      ) : (
+        <ol className="timeline" aria-live="polite">
+          {saga.steps.map((step) => (
+            <li key={`${step.name}-${step.startedAt}`} className={step.compensation ? 'compensation' : undefined} data-step={step.name} data-status={step.status}>
+              <div className="step-head">
+                <strong>{stepNames[step.name] ?? step.name}</strong>
+                {step.compensation && <span className="tag">compensation</span>}
+                <StatusBadge status={step.status} />
+              </div>
+              <div className="step-meta">
+                {step.attempts} attempt{step.attempts === 1 ? '' : 's'} · started {formatTime(step.startedAt)}
+                {step.endedAt && ` · ended ${formatTime(step.endedAt)}`}
+              </div>
+              {step.error && <div className="step-error">{step.error}</div>}
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -4,7 +4,12 @@ import type { SidecarContext } from '../context.ts';
 
 export const RUNTIME_VERSION = 'agora-local-1.0';
 
-/** GET /v1.0/metadata in daprd's shape; the SDK's DaprClient polls it to know the sidecar is up. */
+/**
+ * GET /v1.0/metadata in daprd's shape; the SDK's DaprClient polls it to know the sidecar is up.
+ * `resiliency` is an Agora extension (daprd has no such field; it exposes breaker state only as the
+ * `dapr_resiliency_cb_state` metric): the circuit breakers made so far, for the service health
+ * report (docs/adr/0017-service-health-report.md). Clients must treat its absence as "not reported".
+ */
 export function registerMetadataApi(app: FastifyInstance, context: SidecarContext, channel: AppChannel): void {
   const extended = new Map<string, string>();
   app.get('/v1.0/metadata', async () => ({
@@ -30,6 +35,7 @@ export function registerMetadataApi(app: FastifyInstance, context: SidecarContex
     httpEndpoints: [],
     extended: Object.fromEntries(extended),
     appConnectionProperties: context.app.port === undefined ? {} : { port: context.app.port, protocol: 'http', channelAddress: context.app.host },
+    resiliency: { circuitBreakers: context.resiliency.circuitBreakers() },
   }));
   app.put<{ Params: { key: string } }>('/v1.0/metadata/:key', async (request, reply) => {
     extended.set(request.params.key, Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '');

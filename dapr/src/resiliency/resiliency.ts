@@ -40,6 +40,17 @@ export interface ResiliencyPolicy {
 /** daprd's component kinds, for the `Default<Kind>Component<Direction>…Policy` names. */
 export type ComponentKind = 'Pubsub' | 'Statestore' | 'Secretstore' | 'Binding' | 'Configuration' | 'Lock' | 'Crypto' | 'Conversation';
 
+/** cockatiel's breaker states, named as gobreaker (daprd) names them, plus cockatiel's manual isolation. */
+export type CircuitBreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+export interface CircuitBreakerStatus {
+  /** The circuit breaker policy's name in the Resiliency resource. */
+  policy: string;
+  /** What it guards: `app[<app id>]` or `component[<name>]` (inbound and outbound share one breaker, as in daprd). */
+  target: string;
+  state: CircuitBreakerState;
+}
+
 export interface Resiliency {
   /** Service invocation of an app id. */
   forApp(appId: string): ResiliencyPolicy;
@@ -47,6 +58,8 @@ export interface Resiliency {
   forComponentInbound(component: string, kind?: ComponentKind): ResiliencyPolicy;
   /** Calls from this app into a component (publish, state). */
   forComponentOutbound(component: string, kind?: ComponentKind): ResiliencyPolicy;
+  /** The circuit breakers made so far (each on its target's first call) and the state each is in now. */
+  circuitBreakers(): CircuitBreakerStatus[];
 }
 
 /** A failure that no retry can fix (a refused topic, a malformed request): never retried, not counted by breakers. */
@@ -157,6 +170,19 @@ function policyFrom(parts: PolicyParts, logger: Logger): ResiliencyPolicy {
   };
 }
 
+function stateName(state: CircuitState): CircuitBreakerState {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed';
+    case CircuitState.Open:
+      return 'open';
+    case CircuitState.HalfOpen:
+      return 'half-open';
+    case CircuitState.Isolated:
+      return 'isolated';
+  }
+}
+
 function compileTrip(name: string, trip: string | undefined): CelProgram {
   try {
     return compileCel(trip ?? DEFAULT_TRIP, TRIP_VARIABLES);
@@ -187,25 +213,30 @@ function componentLevels(direction: 'Inbound' | 'Outbound', kind: ComponentKind 
 export function buildResiliency(specs: readonly ResiliencySpec[], logger: Logger): Resiliency {
   const config = parseResiliencySpecs(specs);
   const trips = new Map([...config.policies.circuitBreakers].map(([name, spec]) => [name, compileTrip(name, spec.trip)]));
-  const breakers = new Map<string, CircuitBreakerPolicy>();
+  const breakers = new Map<string, { policy: string; target: string; breaker: CircuitBreakerPolicy; halfOpenAfterMs: number; openedAt: number }>();
   const policies = new Map<string, ResiliencyPolicy>();
 
-  const breakerFor = (name: string, spec: CircuitBreakerSpec, instance: string): CircuitBreakerPolicy => {
+  const breakerFor = (name: string, spec: CircuitBreakerSpec, instance: string, target: string): CircuitBreakerPolicy => {
     const key = `${name}-${instance}`;
     const existing = breakers.get(key);
-    if (existing) return existing;
+    if (existing) return existing.breaker;
     const trip = trips.get(name) ?? compileTrip(name, spec.trip);
+    const halfOpenAfterMs = spec.timeout || DEFAULT_BREAKER_TIMEOUT_MS;
     const created = circuitBreaker(handleWhen((error) => !(error instanceof NonRetriableError)), {
-      halfOpenAfter: spec.timeout || DEFAULT_BREAKER_TIMEOUT_MS,
+      halfOpenAfter: halfOpenAfterMs,
       breaker: new TripBreaker(trip, spec.interval ?? 0),
       halfOpenSampling: { calls: Math.max(1, spec.maxRequests ?? 1), threshold: 0 },
     });
-    created.onStateChange((state) => logger.info({ circuitBreaker: key, state: CircuitState[state] }, 'circuit breaker changed state'));
-    breakers.set(key, created);
+    const entry = { policy: name, target, breaker: created, halfOpenAfterMs, openedAt: 0 };
+    created.onStateChange((state) => {
+      if (state === CircuitState.Open) entry.openedAt = Date.now();
+      logger.info({ circuitBreaker: key, state: CircuitState[state] }, 'circuit breaker changed state');
+    });
+    breakers.set(key, entry);
     return created;
   };
 
-  const resolve = (key: string, names: PolicyNames, instance: string): ResiliencyPolicy => {
+  const resolve = (key: string, names: PolicyNames, instance: string, target: string): ResiliencyPolicy => {
     const cached = policies.get(key);
     if (cached) return cached;
     const timeoutMs = names.timeout === undefined ? undefined : config.policies.timeouts.get(names.timeout);
@@ -215,7 +246,7 @@ export function buildResiliency(specs: readonly ResiliencySpec[], logger: Logger
         label: key,
         timeout: timeoutMs ? timeout(timeoutMs, TimeoutStrategy.Aggressive) : undefined,
         retry: names.retry === undefined ? undefined : config.policies.retries.get(names.retry),
-        breaker: breakerSpec && names.circuitBreaker ? breakerFor(names.circuitBreaker, breakerSpec, instance) : undefined,
+        breaker: breakerSpec && names.circuitBreaker ? breakerFor(names.circuitBreaker, breakerSpec, instance, target) : undefined,
       },
       logger,
     );
@@ -224,10 +255,16 @@ export function buildResiliency(specs: readonly ResiliencySpec[], logger: Logger
   };
 
   return {
-    forApp: (appId) => resolve(`app[${appId}]`, config.targets.apps.get(appId) ?? defaultNames(config, ['App']), appId),
+    forApp: (appId) => resolve(`app[${appId}]`, config.targets.apps.get(appId) ?? defaultNames(config, ['App']), appId, `app[${appId}]`),
     forComponentInbound: (component, kind) =>
-      resolve(`component[${component}] inbound${kind ? ` (${kind})` : ''}`, config.targets.components.get(component)?.inbound ?? defaultNames(config, componentLevels('Inbound', kind)), component),
+      resolve(`component[${component}] inbound${kind ? ` (${kind})` : ''}`, config.targets.components.get(component)?.inbound ?? defaultNames(config, componentLevels('Inbound', kind)), component, `component[${component}]`),
     forComponentOutbound: (component, kind) =>
-      resolve(`component[${component}] outbound${kind ? ` (${kind})` : ''}`, config.targets.components.get(component)?.outbound ?? defaultNames(config, componentLevels('Outbound', kind)), component),
+      resolve(`component[${component}] outbound${kind ? ` (${kind})` : ''}`, config.targets.components.get(component)?.outbound ?? defaultNames(config, componentLevels('Outbound', kind)), component, `component[${component}]`),
+    circuitBreakers: () =>
+      [...breakers.values()].map(({ policy, target, breaker, halfOpenAfterMs, openedAt }) => {
+        // cockatiel moves to half-open only when the next call comes; gobreaker (daprd) reports it once the timeout has passed.
+        const halfOpen = breaker.state === CircuitState.Open && Date.now() - openedAt >= halfOpenAfterMs;
+        return { policy, target, state: halfOpen ? 'half-open' : stateName(breaker.state) };
+      }),
   };
 }

@@ -1,13 +1,16 @@
 import { trace } from '@opentelemetry/api';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { counter, currentTraceparent, histogram, scrape } from '@agora/telemetry';
+import { healthDetails, runChecks, unreadyReason, type Readiness } from './health.ts';
 import type { Logger } from './logger.ts';
 
 export interface HttpServerOptions {
   logger: Logger;
-  /** Resolves when every required dependency answers; rejects with the reason otherwise. */
-  readiness: () => Promise<void>;
+  /** What /health/ready requires: a function that rejects with the reason when not ready, or named checks. */
+  readiness: Readiness;
   bodyLimitBytes?: number;
+  /** Serves /health/details for this service: its readiness checks, its sidecar (DAPR_HTTP_PORT) and its reported breakers. */
+  health?: { service: string; daprHttpPort?: number | undefined };
 }
 
 // RED per route: rate and errors from the counter (errors: status_code 5xx), duration from the histogram.
@@ -15,12 +18,14 @@ const requests = counter({ name: 'agora_http_requests_total', help: 'HTTP reques
 const durations = histogram({ name: 'agora_http_request_duration_seconds', help: 'Time to answer an HTTP request', labelNames: ['method', 'route', 'status_code'] });
 
 /** Probes and scrapes: not operations of the service. */
-const UNMEASURED = new Set(['/health/live', '/health/ready', '/metrics']);
+const UNMEASURED = new Set(['/health/live', '/health/ready', '/health/details', '/metrics']);
 
 /**
  * A Fastify server with the endpoints every app exposes: liveness and readiness, and Prometheus
  * metrics at /metrics (no token, no rate limit). Liveness never checks dependencies (a restart
- * would not fix them); readiness does.
+ * would not fix them); readiness does. With `health`, /health/details (no token, no rate limit)
+ * reports the same checks one by one, the sidecar and breakers, always with 200: it is a report
+ * read through Dapr invocation, where a 5xx would count against the caller's circuit breaker.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -51,13 +56,16 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/health/live', async () => ({ status: 'ok' }));
   app.get('/health/ready', async (_request, reply) => {
-    try {
-      await options.readiness();
-      return { status: 'ready' };
-    } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
-    }
+    const reason = unreadyReason(options.readiness, await runChecks(options.readiness));
+    return reason === undefined ? { status: 'ready' } : reply.code(503).send({ status: 'unavailable', reason });
   });
+  const health = options.health;
+  if (health) {
+    app.get('/health/details', async (_request, reply) => {
+      const details = await healthDetails({ ...health, readiness: options.readiness });
+      return reply.header('cache-control', 'no-store').send(details);
+    });
+  }
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await scrape();
     return reply.type(contentType).send(body);

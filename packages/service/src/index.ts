@@ -3,6 +3,8 @@ export type { DatabaseModule } from './database.ts';
 export { ConfigError, envField, parseEnv } from './env.ts';
 export { badInput, DomainError, ErrorCode, forbidden, formatGraphQLError, notFound, unauthenticated } from './errors.ts';
 export { createHttpServer } from './http.ts';
+export { healthDetails, reportCircuitBreaker } from './health.ts';
+export type { CircuitBreakerHealth, CircuitBreakerState, HealthCheck, HealthDetails, HealthDetailsOptions, Readiness, SidecarBreakerHealth, SidecarHealth } from './health.ts';
 export { audit, createLogger, maskAddress, maskEmails } from './logger.ts';
 export type { AuditEvent, AuditOutcome, Logger } from './logger.ts';
 export { graphqlTelemetryPlugin } from './graphql-telemetry.ts';

@@ -31,6 +31,8 @@ export const subgraphEnvSchema = z.object({
   ...oidcEnvFields,
   MIGRATE_ON_START: envField.boolean(true),
   SEED_ON_START: envField.boolean(false),
+  /** The app's Dapr sidecar (set by `dapr run` and the launcher); /health/details reports on it. */
+  DAPR_HTTP_PORT: z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535).optional(),
 });
 export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;
 
@@ -117,17 +119,7 @@ export async function startSubgraph<TContext extends BaseContext>(
       },
     ],
   ]);
-  const app = createHttpServer({
-    logger,
-    readiness: async () => {
-      const results = await Promise.allSettled([...dependencies.values()].map((check) => check()));
-      const down = [...dependencies.keys()].flatMap((name, index) => {
-        const result = results[index];
-        return result?.status === 'rejected' ? [`${name}: ${result.reason instanceof Error ? result.reason.message : String(result.reason)}`] : [];
-      });
-      if (down.length > 0) throw new Error(down.join('; '));
-    },
-  });
+  const app = createHttpServer({ logger, readiness: dependencies, health: { service: module.name, daprHttpPort: env.DAPR_HTTP_PORT } });
   const apollo = new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs: module.typeDefs, resolvers: module.resolvers }]),
     introspection: development,

@@ -1,8 +1,9 @@
+import { reportCircuitBreaker, type CircuitBreakerState } from '@agora/service';
 import { counter, gauge } from '@agora/telemetry';
 import type { BreakerState, GuardedPaymentProvider } from './provider-breaker.ts';
 
 // The payment provider's breaker on /metrics: its state (one series per state, 1 for the current
-// one), its transitions, and opossum's rolling-window counts.
+// one), its transitions, and opossum's rolling-window counts; and its state in /health/details.
 
 const STATES: readonly BreakerState[] = ['closed', 'half_open', 'open'];
 const WINDOW_COUNTS = ['fires', 'successes', 'failures', 'timeouts', 'rejects', 'semaphoreRejections'] as const;
@@ -32,10 +33,14 @@ gauge({
   },
 });
 
+/** The health report names states as the sidecars' breakers do; metric labels keep Prometheus' underscores. */
+const REPORTED: Record<BreakerState, CircuitBreakerState> = { closed: 'closed', half_open: 'half-open', open: 'open' };
+
 const transitions = counter({ name: 'agora_circuit_breaker_transitions_total', help: 'Circuit breaker state changes, by the state entered', labelNames: ['breaker', 'state'] });
 
-/** Reports `provider`'s breaker as `breaker` until the process ends (a later one of the same name replaces it). */
+/** Reports `provider`'s breaker as `breaker`, on /metrics and /health/details, until the process ends (a later one of the same name replaces it). */
 export function watchBreaker(breaker: string, provider: GuardedPaymentProvider): void {
   watched.set(breaker, provider);
+  reportCircuitBreaker(breaker, () => REPORTED[provider.state()]);
   provider.onStateChange((state) => transitions.inc({ breaker, state }));
 }

@@ -70,6 +70,30 @@ const env = {
 const nodeVersion = versionOf('node', env);
 if (!nodeVersion || !satisfiesMinimum(nodeVersion)) fail(`Node ${nodeVersion ?? '(none)'} on PATH after bootstrap; need >= ${MIN_NODE.join('.')}`);
 
+// The web app's end-to-end tests drive a Chromium the machine has: Debian's package, installed
+// here when missing and we may (root with apt-get), or the one CHROMIUM_PATH names.
+const BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+function ensureBrowser() {
+  if (env.CHROMIUM_PATH) {
+    if (!existsSync(env.CHROMIUM_PATH)) fail(`CHROMIUM_PATH=${env.CHROMIUM_PATH} does not exist`);
+    return;
+  }
+  let found = BROWSERS.find((path) => existsSync(path));
+  if (!found) {
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+      fail(`the browser tests need Chromium: install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH`);
+    }
+    log("installing Debian's chromium for the browser tests (apt-get)");
+    const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (run('apt-get', ['update', '-qq'], aptEnv) !== 0) fail('apt-get update failed');
+    if (run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium', 'fonts-dejavu-core'], aptEnv) !== 0) fail('apt-get install chromium failed');
+    found = BROWSERS.find((path) => existsSync(path));
+    if (!found) fail('chromium was installed but /usr/bin/chromium is missing');
+  }
+  env.CHROMIUM_PATH = found;
+}
+if (script === 'check' || script === 'test:all') ensureBrowser();
+
 const installed = existsSync(join(root, 'node_modules', '.modules.yaml'));
 const installArgs = ['install', '--frozen-lockfile', '--prefer-offline', ...(installed ? ['--reporter=silent'] : [])];
 const installStatus = run('pnpm', installArgs, env);

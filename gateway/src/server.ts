@@ -17,6 +17,7 @@ import { registerRateLimit } from './rate-limit.ts';
 import { SubgraphDataSource } from './subgraph-data-source.ts';
 import { createSubgraphFetcher } from './subgraph-fetcher.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
+import { registerSystemHealth, SYSTEM_HEALTH_PATH } from './system-health.ts';
 import { registerWebApp } from './web-app.ts';
 
 const FORWARDED_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
@@ -59,21 +60,18 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     logger,
   });
 
-  const app = createHttpServer({
-    logger,
-    bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    readiness: async () => {
-      const down: string[] = [];
-      await Promise.all(
-        [...subgraphUrls].map(async ([name, url]) => {
-          // The health path sits beside /graphql, directly or behind the sidecar's invoke path.
-          const response = await fetch(url.replace(/graphql$/, 'health/ready'), { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
-          if (!response?.ok) down.push(name);
-        }),
-      );
-      if (down.length > 0) throw new Error(`subgraphs not ready: ${down.join(', ')}`);
-    },
-  });
+  const readiness = async () => {
+    const down: string[] = [];
+    await Promise.all(
+      [...subgraphUrls].map(async ([name, url]) => {
+        // The health path sits beside /graphql, directly or behind the sidecar's invoke path.
+        const response = await fetch(url.replace(/graphql$/, 'health/ready'), { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
+        if (!response?.ok) down.push(name);
+      }),
+    );
+    if (down.length > 0) throw new Error(`subgraphs not ready: ${down.join(', ')}`);
+  };
+  const app = createHttpServer({ logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, readiness });
   const limits = queryLimits(env, development);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -116,6 +114,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   };
   const handler = fastifyApolloHandler(apollo, { context });
   const limitRate = await registerRateLimit(app, env, authenticate, logger);
+  registerSystemHealth(app, { authenticate, subgraphUrls, readiness, env, logger, rateLimit: limitRate });
   app.addHook('onClose', async () => {
     fetcher.close();
   });
@@ -123,7 +122,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const onRequest = [refuseTokenInQuery, limitRate];
   app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
   app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
-  await registerWebApp(app, env, { graphqlPath: '/graphql', healthPath: '/admin/health' });
+  await registerWebApp(app, env, { graphqlPath: '/graphql', healthPath: SYSTEM_HEALTH_PATH });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });

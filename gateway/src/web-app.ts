@@ -42,8 +42,8 @@ export async function registerWebApp(app: FastifyInstance, env: GatewayEnv, path
     wildcard: false,
     cacheControl: false,
     // Vite's assets carry a content hash and never change; index.html must be revalidated, or a new build would be missed.
-    setHeaders: (response, path) => {
-      response.setHeader('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+    setHeaders: (reply, path) => {
+      reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
   app.setNotFoundHandler((request, reply) => {

@@ -5,7 +5,7 @@ import { useConfig } from '../config-context.tsx';
 import { HttpError } from '../errors.ts';
 import { formatTime } from '../format.ts';
 
-// The gateway's report (gateway/src/system-health.ts).
+// The gateway's report (gateway/src/system-health.ts); null: not known (unreachable, or a sidecar that does not say).
 interface Breaker {
   name: string;
   state: string;
@@ -15,9 +15,9 @@ interface ServiceHealth {
   service: string;
   status: string;
   reason?: string;
-  checks?: { name: string; ok: boolean; detail?: string }[];
-  sidecar?: { status: string; breakers: Breaker[] | null };
-  breakers?: Breaker[];
+  checks: { name: string; ok: boolean; detail?: string }[];
+  sidecar: { status: string; breakers: { policy: string; target: string; state: string }[] | null } | null;
+  breakers: Breaker[] | null;
 }
 
 interface HealthReport {
@@ -65,7 +65,7 @@ export function AdminHealthPage() {
                   {service.service} <StatusBadge status={service.status} />
                 </h2>
                 {service.reason && <p className="step-error">{service.reason}</p>}
-                {service.checks && service.checks.length > 0 && (
+                {service.checks.length > 0 && (
                   <ul className="checks">
                     {service.checks.map((check) => (
                       <li key={check.name}>
@@ -77,8 +77,8 @@ export function AdminHealthPage() {
                 <p>
                   Sidecar: <StatusBadge status={service.sidecar?.status ?? 'unknown'} />
                 </p>
-                <Breakers title="Sidecar circuit breakers" breakers={service.sidecar?.breakers ?? null} />
-                <Breakers title="Service circuit breakers" breakers={service.breakers ?? []} />
+                <Breakers title="Sidecar circuit breakers" breakers={service.sidecar?.breakers?.map(({ policy, target, state }) => ({ name: `${target} (${policy})`, state })) ?? null} />
+                <Breakers title="Service circuit breakers" breakers={service.breakers} />
               </li>
             ))}
           </ul>
@@ -89,7 +89,7 @@ export function AdminHealthPage() {
 }
 
 function Breakers({ title, breakers }: { title: string; breakers: Breaker[] | null }) {
-  if (breakers === null) return <p>{title}: not reported by this sidecar.</p>;
+  if (breakers === null) return <p>{title}: not known.</p>;
   if (breakers.length === 0) return <p>{title}: none in use.</p>;
   return (
     <div>

@@ -1,0 +1,73 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+// What the web app's end-to-end tests need around the launched system: a production build of the
+// app, Debian's Chromium driven by playwright-core, signing in through the identity provider's own
+// login form, screenshots for the README, and axe-core's accessibility audit.
+
+const WEB_DIR = fileURLToPath(new URL('..', import.meta.url));
+export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
+
+/** Builds the app as `npm start` does, into a folder of its own; returns it and its removal. */
+export async function buildWebApp(): Promise<{ root: string; remove: () => void }> {
+  const root = mkdtempSync(join(tmpdir(), 'agora-web-'));
+  await build({ root: WEB_DIR, logLevel: 'warn', build: { outDir: root, emptyOutDir: true, sourcemap: false } });
+  return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Flags for this closed network: without the background-networking ones Chromium keeps trying to
+ * reach Google's hosts. --no-sandbox because the tests run as root in CI.
+ */
+const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function launchChromium(): Promise<Browser> {
+  // The README's test command sets CHROMIUM_PATH (scripts/bootstrap.mjs installs Debian's chromium when missing).
+  const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_FLAGS });
+}
+
+export type User = 'alice' | 'bob' | 'admin';
+
+/** Signs in through the provider's login page (authorization code with PKCE) and comes back to the shop. */
+export async function signIn(context: BrowserContext, shopUrl: string, user: User): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(shopUrl);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByLabel('Username or email').fill(user);
+  await page.getByLabel('Password').fill(`${user}-dev-password`);
+  await page.getByRole('button', { name: 'Sign In', exact: true }).click();
+  await page.getByText(`Signed in as ${user}`).waitFor();
+  return page;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS_DIR, `${name}.png`), fullPage: true });
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+const axeSource = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is; the serious and critical findings. */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: axeSource });
+  const violations = await page.evaluate(async () => {
+    const { axe, document } = globalThis as unknown as { axe: { run(context: unknown, options: object): Promise<{ violations: AxeViolation[] }> }; document: unknown };
+    return (await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })).violations;
+  });
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')})`);
+}

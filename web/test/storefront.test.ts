@@ -1,0 +1,275 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSagaSystem, type SagaSystem } from '../../gateway/test/saga-support.ts';
+import { accessibilityProblems, buildWebApp, launchChromium, screenshot, signIn, type User } from './browser.ts';
+
+// The storefront and the operations console in Debian's Chromium, against the whole system as
+// `npm start` runs it (real tokens from the provider's login form, real sagas). What the pages show
+// is checked against what the services recorded.
+
+const WEBCAM = '7c0a1000-0000-4000-8000-000000000005';
+const LAMP = '7c0a1000-0000-4000-8000-000000000009';
+const PEN = '7c0a1000-0000-4000-8000-000000000011';
+const STANDING_DESK = '7c0a1000-0000-4000-8000-000000000008';
+const CABLE = '7c0a1000-0000-4000-8000-000000000014';
+const ANONYMOUS_LIMIT = 150;
+
+let agora: SagaSystem;
+let web: Awaited<ReturnType<typeof buildWebApp>>;
+let browser: Browser;
+let shopUrl: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  web = await buildWebApp();
+  agora = await startSagaSystem({
+    WEB_ROOT: web.root,
+    SIMULATED_PROVIDER_CONFIRMATION: 'manual',
+    SAGA_STEP_TIMEOUT_SECONDS: '5',
+    PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: '8',
+    RATE_LIMIT_ANONYMOUS_MAX: String(ANONYMOUS_LIMIT),
+  });
+  browser = await launchChromium();
+  shopUrl = new URL('/shop/', agora.system.gatewayUrl).href;
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.allSettled(contexts.map((context) => context.close()));
+  await browser?.close();
+  await agora?.stop();
+  web?.remove();
+});
+
+async function newContext(options: { viewport?: { width: number; height: number } } = {}): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'UTC' });
+  context.setDefaultTimeout(20_000);
+  // The page's own errors end up in the test's output, where a failure is diagnosed.
+  context.on('console', (message) => {
+    if (message.type() === 'error') process.stderr.write(`[browser] ${message.text()}\n`);
+  });
+  context.on('weberror', (error) => process.stderr.write(`[browser] ${error.error().message}\n`));
+  contexts.push(context);
+  return context;
+}
+
+const session = async (user: User) => signIn(await newContext(), shopUrl, user);
+
+async function findProduct(page: Page, search: string, id: string) {
+  await page.getByRole('link', { name: 'Catalog' }).click();
+  await page.getByRole('searchbox', { name: 'Search products' }).fill(search);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const card = page.locator(`li[data-product-id="${id}"]`);
+  await card.waitFor();
+  return card;
+}
+
+async function addToCart(page: Page, search: string, id: string, quantity: number) {
+  const card = await findProduct(page, search, id);
+  await card.getByLabel('Quantity').fill(String(quantity));
+  await card.getByRole('button', { name: 'Add to cart' }).click();
+  return card;
+}
+
+async function checkout(page: Page, paymentMethod: string): Promise<string> {
+  await page.getByRole('link', { name: /^Cart/ }).click();
+  await page.getByLabel('Payment method').selectOption(paymentMethod);
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await page.waitForURL(/\/shop\/orders\/[0-9a-f-]{36}$/);
+  return page.url().split('/').at(-1) ?? '';
+}
+
+const orderStatus = (page: Page, status: string, timeout = 30_000) => page.locator('[data-testid="order-status"]', { hasText: status }).waitFor({ timeout });
+const step = (page: Page, name: string, status: string) => page.locator(`.timeline li[data-step="${name}"][data-status="${status}"]`);
+
+describe('storefront and operations console in Chromium', () => {
+  it('lets a customer sign in, buy with a card and watch the saga confirm the order, with stock shown live', async () => {
+    const before = await agora.stockOf(WEBCAM);
+    const page = await session('alice');
+    await page.locator('li.product').first().waitFor();
+    await screenshot(page, 'catalog');
+    const card = await addToCart(page, 'webcam', WEBCAM, 2);
+    await card.getByRole('status').filter({ hasText: 'Added to your cart.' }).waitFor();
+    await page.getByRole('link', { name: 'Cart (2)' }).click();
+    await page.getByRole('row', { name: /Webcam/ }).waitFor();
+    await screenshot(page, 'cart');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    const orderId = await checkout(page, 'pm_card_visa');
+    await orderStatus(page, 'confirmed');
+    await step(page, 'confirm-order', 'SUCCEEDED').waitFor();
+    await step(page, 'reserve-stock', 'SUCCEEDED').waitFor();
+    await step(page, 'charge-payment', 'SUCCEEDED').waitFor();
+    await screenshot(page, 'order-confirmed');
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    const order = await agora.settled('alice', orderId);
+    expect(order).toMatchObject({ status: 'CONFIRMED', total: { amount: 2 * 6900 } });
+    expect(await agora.stockOf(WEBCAM)).toBe(before - 2);
+    // The catalog shows the new stock without a reload.
+    const shown = await findProduct(page, 'webcam', WEBCAM);
+    await shown.locator(`[data-stock="${before - 2}"]`).waitFor();
+    // The cart was turned into the order.
+    await page.getByRole('link', { name: 'Cart', exact: true }).waitFor();
+  }, 90_000);
+
+  it('shows a declined payment compensating: the reservation released, the order cancelled with its reason', async () => {
+    const before = await agora.stockOf(LAMP);
+    const page = await session('alice');
+    await addToCart(page, 'lamp', LAMP, 1);
+    const orderId = await checkout(page, 'pm_card_chargeDeclined');
+    await orderStatus(page, 'cancelled');
+    await step(page, 'charge-payment', 'REJECTED').waitFor();
+    await step(page, 'release-stock', 'SUCCEEDED').waitFor();
+    await step(page, 'cancel-order', 'SUCCEEDED').waitFor();
+    await page.getByText(/declined/i).first().waitFor();
+    expect(await page.locator('.timeline li.compensation').count()).toBeGreaterThanOrEqual(2);
+    await screenshot(page, 'order-compensated');
+
+    const order = await agora.settled('alice', orderId);
+    expect(order.status).toBe('CANCELLED');
+    expect(await agora.stockOf(LAMP)).toBe(before);
+  }, 60_000);
+
+  it('lets a customer cancel an order while its payment waits for 3-D Secure, and not afterwards', async () => {
+    const before = await agora.stockOf(PEN);
+    const page = await session('alice');
+    await addToCart(page, 'fountain', PEN, 1);
+    const orderId = await checkout(page, 'pm_card_threeDSecureRequired');
+    await page.getByRole('button', { name: 'Cancel order' }).click();
+    await orderStatus(page, 'cancelled');
+    await page.getByText('cancelled on request').waitFor();
+    await step(page, 'release-stock', 'SUCCEEDED').waitFor();
+    expect(await page.getByRole('button', { name: 'Cancel order' }).count()).toBe(0);
+
+    const order = await agora.settled('alice', orderId);
+    expect(order).toMatchObject({ status: 'CANCELLED', statusReason: 'cancel: cancelled on request' });
+    expect(await agora.stockOf(PEN)).toBe(before);
+  }, 60_000);
+
+  it('says so when the stock is not enough, and adds nothing', async () => {
+    const page = await session('bob');
+    const card = await addToCart(page, 'standing desk', STANDING_DESK, 50);
+    await card.locator('[role="alert"][data-code="OUT_OF_STOCK"]', { hasText: 'Not enough stock' }).waitFor();
+    const cart = await agora.ok<{ me: { cart: { itemCount: number } } }>('bob', '{ me { cart { itemCount } } }');
+    expect(cart.me.cart.itemCount).toBe(0);
+  }, 30_000);
+
+  it('lists notifications in the inbox and marks one read', async () => {
+    const page = await session('alice');
+    await page.getByRole('link', { name: /^Notifications/ }).click();
+    const confirmed = page.locator('.inbox li.unread[data-kind="ORDER_CONFIRMED"]').first();
+    await confirmed.waitFor();
+    const unreadBefore = await page.locator('.inbox li.unread').count();
+    await screenshot(page, 'notifications');
+    await confirmed.getByRole('button', { name: /^Mark .* as read$/ }).click();
+    await page.locator('.inbox li.unread').nth(unreadBefore - 1).waitFor({ state: 'detached' });
+    const inbox = await agora.ok<{ me: { notifications: { unreadCount: number } } }>('alice', '{ me { notifications(first: 1) { unreadCount } } }');
+    expect(inbox.me.notifications.unreadCount).toBe(unreadBefore - 1);
+  }, 30_000);
+
+  it('lets an admin find a saga that needs attention and retry it to CONFIRMED; customers cannot open the console', async () => {
+    const placed = await agora.buy('alice', 'pm_card_threeDSecureCancelRefused', [[CABLE, 1]]);
+    await agora.orderWhen('alice', placed.id, (order) => order.status === 'NEEDS_ATTENTION', 60_000);
+
+    const customer = await session('alice');
+    await customer.goto(new URL(`admin/sagas/${placed.id}`, shopUrl).href);
+    await customer.getByRole('heading', { name: 'Operators only' }).waitFor();
+    expect(await customer.getByRole('link', { name: 'Sagas' }).count()).toBe(0);
+
+    const page = await session('admin');
+    await page.getByRole('link', { name: 'Sagas' }).click();
+    await page.getByRole('button', { name: 'needs attention' }).click();
+    const row = page.locator(`tr[data-order-id="${placed.id}"]`);
+    await row.waitFor();
+    await screenshot(page, 'admin-sagas');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await row.getByRole('link').click();
+    await step(page, 'cancel-payment', 'REJECTED').waitFor();
+    await step(page, 'escalate', 'SUCCEEDED').waitFor();
+    await screenshot(page, 'admin-saga');
+
+    // The operator settles the payment at the provider (the customer passed the challenge after all), then retries.
+    const confirmation = await fetch(new URL(`/simulated-provider/orders/${placed.id}/confirmation`, agora.appUrl('payments')), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await agora.token('admin')}` },
+      body: JSON.stringify({ outcome: 'succeeded' }),
+    });
+    expect(confirmation.status).toBe(200);
+    await page.getByRole('button', { name: 'Retry saga' }).click();
+    await orderStatus(page, 'confirmed', 40_000);
+    expect((await agora.settled('alice', placed.id)).status).toBe('CONFIRMED');
+  }, 120_000);
+
+  it('lets an admin restock a product', async () => {
+    const before = await agora.stockOf(STANDING_DESK);
+    const page = await session('admin');
+    await page.getByRole('link', { name: 'Stock' }).click();
+    const row = page.locator(`tr[data-product-id="${STANDING_DESK}"]`);
+    await row.getByLabel('Units to add to Standing desk').fill('7');
+    await row.getByRole('button', { name: 'Add units' }).click();
+    await row.locator(`[data-stock="${before + 7}"]`).waitFor();
+    expect(await agora.stockOf(STANDING_DESK)).toBe(before + 7);
+  }, 30_000);
+
+  it('shows an admin every service and sidecar with its circuit breakers', async () => {
+    const page = await session('admin');
+    await page.getByRole('link', { name: 'Health' }).click();
+    for (const service of ['gateway', 'users', 'inventory', 'orders', 'payments']) {
+      await page.locator(`li[data-service="${service}"][data-status="up"]`).waitFor();
+    }
+    const payments = page.locator('li[data-service="payments"]');
+    await payments.getByText(/payment-provider/).waitFor();
+    await screenshot(page, 'admin-health');
+    expect(await accessibilityProblems(page)).toEqual([]);
+  }, 30_000);
+
+  it('tells a customer whose token the API refuses that the session expired, and signs in again', async () => {
+    const page = await session('bob');
+    await page.getByRole('link', { name: 'Orders' }).click();
+    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+    // A token the issuer did not sign (as after its keys changed): the stored one with its signature broken.
+    await page.evaluate(() => {
+      const { sessionStorage } = globalThis as unknown as { sessionStorage: Record<string, string> & { getItem(key: string): string | null; setItem(key: string, value: string): void } };
+      for (const key of Object.keys(sessionStorage).filter((name) => name.startsWith('oidc.user:'))) {
+        const user = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { access_token: string };
+        const [header, payload] = user.access_token.split('.');
+        sessionStorage.setItem(key, JSON.stringify({ ...user, access_token: `${header}.${payload}.c2lnbmF0dXJl` }));
+      }
+    });
+    await page.reload();
+    const alert = page.locator('[role="alert"][data-code="UNAUTHENTICATED"]').first();
+    await alert.getByText('Your session has expired').waitFor();
+    await screenshot(page, 'session-expired');
+    // The provider's session is still alive: signing in again needs no password and gets a good token.
+    await alert.getByRole('button', { name: /Sign in again/ }).click();
+    await page.getByText('Signed in as bob').waitFor();
+    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+    expect(await page.locator('[role="alert"]').count()).toBe(0);
+  }, 30_000);
+
+  it('works on a phone-sized screen', async () => {
+    const page = await (await newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    await page.goto(shopUrl);
+    await page.locator('li.product').first().waitFor();
+    const overflow = await page.evaluate(() => {
+      const { documentElement } = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document;
+      return documentElement.scrollWidth - documentElement.clientWidth;
+    });
+    expect(overflow).toBe(0);
+    await screenshot(page, 'catalog-phone');
+    expect(await accessibilityProblems(page)).toEqual([]);
+  }, 30_000);
+
+  // Last: it spends the anonymous callers' budget of this window (the key is the client address).
+  it('tells an anonymous visitor who sent too many requests to wait', async () => {
+    const query = JSON.stringify({ query: '{ products(first: 1) { totalCount } }' });
+    for (let sent = 0; sent < ANONYMOUS_LIMIT; sent += 1) {
+      const response = await fetch(agora.system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query });
+      await response.arrayBuffer();
+      if (response.status === 429) break;
+    }
+    const page = await (await newContext()).newPage();
+    await page.goto(shopUrl);
+    await page.locator('[role="alert"][data-code="RATE_LIMITED"]', { hasText: 'Too many requests' }).waitFor();
+  }, 60_000);
+});

@@ -16,7 +16,8 @@ export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots', i
 /** Builds the app as `npm start` does, into a folder of its own; returns it and its removal. */
 export async function buildWebApp(): Promise<{ root: string; remove: () => void }> {
   const root = mkdtempSync(join(tmpdir(), 'agora-web-'));
-  await build({ root: WEB_DIR, logLevel: 'warn', build: { outDir: root, emptyOutDir: true, sourcemap: false } });
+  // Vitest sets NODE_ENV=test, which would bundle React's development build; this is the production one.
+  await build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.ts'), mode: 'production', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'warn', build: { outDir: root, emptyOutDir: true, sourcemap: false } });
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 

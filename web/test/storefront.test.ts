@@ -47,6 +47,11 @@ async function newContext(options: { viewport?: { width: number; height: number 
   context.on('console', (message) => {
     if (message.type() === 'error') process.stderr.write(`[browser] ${message.text()}\n`);
   });
+  context.on('response', (response) => {
+    if (response.status() >= 400 && response.url().includes('/graphql')) {
+      void response.text().then((body) => process.stderr.write(`[browser] ${response.status()} ${response.url()}: ${body.slice(0, 300)}\n`), () => undefined);
+    }
+  });
   context.on('weberror', (error) => process.stderr.write(`[browser] ${error.error().message}\n`));
   contexts.push(context);
   return context;

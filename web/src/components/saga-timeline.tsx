@@ -15,8 +15,15 @@ const stepNames: Record<string, string> = {
   escalate: 'Escalate to an operator',
 };
 
+/** "reserve-stock:<product id>" → the step and what it was about (a product's name where known). */
+function describeStep(name: string, productNames: ReadonlyMap<string, string>): { step: string; label: string } {
+  const [step = name, subject] = name.split(':', 2);
+  const title = stepNames[step] ?? step;
+  return { step, label: subject ? `${title}: ${productNames.get(subject) ?? subject}` : title };
+}
+
 /** The saga's steps in the order they ran, compensations marked, with attempts and errors. */
-export function SagaTimeline({ saga }: { saga: Saga }) {
+export function SagaTimeline({ saga, productNames = new Map() }: { saga: Saga; productNames?: ReadonlyMap<string, string> }) {
   return (
     <section aria-labelledby="saga-heading">
       <h2 id="saga-heading">
@@ -27,9 +34,9 @@ export function SagaTimeline({ saga }: { saga: Saga }) {
       ) : (
         <ol className="timeline" aria-live="polite">
           {saga.steps.map((step) => (
-            <li key={`${step.name}-${step.startedAt}`} className={step.compensation ? 'compensation' : undefined} data-step={step.name} data-status={step.status}>
+            <li key={`${step.name}-${step.startedAt}`} className={step.compensation ? 'compensation' : undefined} data-step={describeStep(step.name, productNames).step} data-status={step.status}>
               <div className="step-head">
-                <strong>{stepNames[step.name] ?? step.name}</strong>
+                <strong>{describeStep(step.name, productNames).label}</strong>
                 {step.compensation && <span className="tag">compensation</span>}
                 <StatusBadge status={step.status} />
               </div>

@@ -84,7 +84,7 @@ export function OrderPage() {
             </button>
           )}
           <ErrorMessage error={cancelling.error} />
-          <SagaTimeline saga={order.saga} />
+          <SagaTimeline saga={order.saga} productNames={new Map(order.lines.map((line) => [line.product.id, line.product.name]))} />
         </>
       )}
     </main>

@@ -1,10 +1,11 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
 
 // What the web app's end-to-end tests need around the launched system: a production build of the
 // app, Debian's Chromium driven by playwright-core, signing in through the identity provider's own
@@ -13,11 +14,14 @@ import { build } from 'vite';
 const WEB_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
 
-/** Builds the app as `npm start` does, into a folder of its own; returns it and its removal. */
+/** Builds the app as `npm start` does (Vite's command, in production mode), into a folder of its own. */
 export async function buildWebApp(): Promise<{ root: string; remove: () => void }> {
   const root = mkdtempSync(join(tmpdir(), 'agora-web-'));
-  // Vitest sets NODE_ENV=test, which would bundle React's development build; this is the production one.
-  await build({ root: WEB_DIR, configFile: join(WEB_DIR, 'vite.config.ts'), mode: 'production', define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'warn', build: { outDir: root, emptyOutDir: true, sourcemap: false } });
+  // A process of its own: Vitest's NODE_ENV=test would otherwise make a development build.
+  await promisify(execFile)(join(WEB_DIR, 'node_modules', '.bin', 'vite'), ['build', '--outDir', root, '--emptyOutDir', '--logLevel', 'warn'], {
+    cwd: WEB_DIR,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   return { root, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 

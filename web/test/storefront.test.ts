@@ -205,6 +205,19 @@ describe('storefront and operations console in Chromium', () => {
     expect((await agora.settled('alice', placed.id)).status).toBe('CONFIRMED');
   }, 120_000);
 
+  it('lets an admin stop a running saga and compensate it', async () => {
+    const before = await agora.stockOf(PEN);
+    const placed = await agora.buy('bob', 'pm_card_threeDSecureRequired', [[PEN, 1]]);
+    const page = await session('admin');
+    await page.goto(new URL(`admin/sagas/${placed.id}`, shopUrl).href);
+    await page.getByText('await-payment-confirmation').waitFor();
+    await page.getByRole('button', { name: 'Compensate saga' }).click();
+    await orderStatus(page, 'cancelled');
+    await step(page, 'release-stock', 'SUCCEEDED').waitFor();
+    expect((await agora.settled('bob', placed.id)).status).toBe('CANCELLED');
+    expect(await agora.stockOf(PEN)).toBe(before);
+  }, 60_000);
+
   it('lets an admin restock a product', async () => {
     const before = await agora.stockOf(STANDING_DESK);
     const page = await session('admin');

@@ -323,4 +323,25 @@ describe('saga paths', () => {
     expect((await agora.settled('alice', orderId, 30_000)).status).toBe('CONFIRMED');
     expect(await agora.query('orders', 'select id from orders where id = $1', [orderId])).toHaveLength(1);
   }, 45_000);
+
+  // Last: it stops inventory. Regression: the failed price quote reached clients as INTERNAL_SERVER_ERROR "Unable to transform response from server".
+  it('answers SERVICE_UNAVAILABLE while inventory is down, creating nothing, and places the same request once it is back', async () => {
+    const key = randomUUID();
+    const place = () =>
+      agora.graphql<{ placeOrder: { id: string } }>('alice', 'mutation($key: String!, $p: ID!) { placeOrder(input: { paymentMethod: "pm_card_visa", lines: [{ productId: $p, quantity: 1 }] }, idempotencyKey: $key) { id } }', { key, p: CABLE });
+    const ordersBefore = await agora.query<{ count: string }>('orders', 'select count(*) from orders');
+    await agora.system.kill('inventory', 'SIGKILL');
+    try {
+      const refused = await place();
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', details: { service: 'inventory' } });
+      expect(refused.errors?.[0]?.message).toMatch(/^inventory is not answering/);
+      const cart = await agora.graphql('alice', 'mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }', { p: CABLE });
+      expect(cart.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+      expect(await agora.query<{ count: string }>('orders', 'select count(*) from orders')).toEqual(ordersBefore);
+    } finally {
+      await agora.system.restart('inventory');
+    }
+    const placed = await until('placeOrder once inventory is back', place, (answer) => answer.data !== undefined && answer.data !== null, 20_000);
+    expect((await agora.settled('alice', placed.data!.placeOrder.id, 30_000)).status).toBe('CONFIRMED');
+  }, 60_000);
 });

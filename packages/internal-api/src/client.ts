@@ -1,7 +1,7 @@
 import { createTRPCClient, httpLink, TRPCClientError, type TRPCClient, type TRPCLink } from '@trpc/client';
 import type { AnyTRPCRouter } from '@trpc/server';
 import { bulkhead } from 'cockatiel';
-import type { ErrorCode } from '@agora/service';
+import { DomainError, ErrorCode } from '@agora/service';
 import type { InternalErrorData } from './server.ts';
 
 /** Where calls go: through this app's sidecar to the participant's app id (Dapr service invocation), or straight to a tRPC endpoint. */
@@ -64,4 +64,19 @@ export function failureMessageOf(error: unknown): string {
   if (typeof body?.errorCode !== 'string') return error.message;
   const status = meta?.response?.status === undefined ? '' : ` (HTTP ${meta.response.status})`;
   return `${body.errorCode}${status}: ${typeof body.message === 'string' ? body.message : error.message}`;
+}
+
+/**
+ * A participant's failure as the caller's answer: its deliberate (domain) failure as the caller
+ * maps it, anything else (no answer, a sidecar or server error) SERVICE_UNAVAILABLE naming the
+ * participant, with what went wrong kept as the cause for logs rather than shown to clients.
+ */
+export function participantFailure(participant: string, error: unknown, domain: Partial<Record<ErrorCode, (message: string) => Error>> = {}): Error {
+  const code = domainCodeOf(error);
+  const mapped = code === undefined ? undefined : domain[code];
+  if (mapped) return mapped(error instanceof Error ? error.message : String(error));
+  if (code !== undefined) return error instanceof Error ? error : new Error(String(error));
+  return Object.assign(new DomainError(ErrorCode.SERVICE_UNAVAILABLE, `${participant} is not answering; nothing was changed, try again shortly`, { service: participant }), {
+    cause: failureMessageOf(error),
+  });
 }

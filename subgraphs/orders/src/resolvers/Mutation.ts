@@ -1,5 +1,5 @@
 import { audit, badInput, DomainError, ErrorCode, parseId, requireAdmin, requireCaller } from '@agora/service';
-import { domainCodeOf } from '@agora/internal-api';
+import { participantFailure } from '@agora/internal-api';
 import type { MutationResolvers } from '../__generated__/resolvers-types.ts';
 import type { Context } from '../context.ts';
 import { checkQuantity, withAdded, withQuantity } from '../modules/cart/cart.ts';
@@ -11,14 +11,14 @@ import { placeOrder, startSaga } from '../saga/order-placement.ts';
 /** Checks that the product exists and that the cart's new quantity is in stock now (the saga checks again). */
 async function checkAvailable(ctx: Context, productId: string, quantity: number): Promise<void> {
   if (quantity === 0) return;
-  try {
-    const { products } = await ctx.commerce().inventory.quote.query({ productIds: [productId] });
-    const available = products[0]?.available ?? 0;
-    if (quantity > available) throw new DomainError(ErrorCode.OUT_OF_STOCK, `only ${available} in stock`, { productId, available });
-  } catch (error) {
-    if (domainCodeOf(error) === 'NOT_FOUND') throw new DomainError(ErrorCode.NOT_FOUND, `Product ${productId} was not found`, { id: productId });
-    throw error;
-  }
+  const { products } = await ctx
+    .commerce()
+    .inventory.quote.query({ productIds: [productId] })
+    .catch((error: unknown) => {
+      throw participantFailure('inventory', error, { NOT_FOUND: () => new DomainError(ErrorCode.NOT_FOUND, `Product ${productId} was not found`, { id: productId }) });
+    });
+  const available = products[0]?.available ?? 0;
+  if (quantity > available) throw new DomainError(ErrorCode.OUT_OF_STOCK, `only ${available} in stock`, { productId, available });
 }
 
 export const Mutation: MutationResolvers = {

@@ -3,7 +3,7 @@ import type { DaprWorkflowClient } from '@dapr/dapr';
 import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
 import { enqueueEvent } from '@agora/events';
-import { domainCodeOf, isPaymentMethod, PAYMENT_METHODS } from '@agora/internal-api';
+import { isPaymentMethod, participantFailure, PAYMENT_METHODS } from '@agora/internal-api';
 import { badInput, DomainError, ErrorCode, parseId, type Logger } from '@agora/service';
 import { currentTraceparent } from '@agora/telemetry';
 import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
@@ -100,8 +100,7 @@ export async function createOrder(deps: Pick<PlacementDeps, 'orm' | 'inventory' 
   try {
     quote = await deps.inventory.quote.query({ productIds: lines.map((line) => line.productId) });
   } catch (error) {
-    if (domainCodeOf(error) === 'NOT_FOUND') throw badInput(`the cart holds products that no longer exist: ${error instanceof Error ? error.message : ''}`);
-    throw error;
+    throw participantFailure('inventory', error, { NOT_FOUND: (message) => badInput(`the cart holds products that no longer exist: ${message}`) });
   }
   const prices = new Map(quote.products.map((product) => [product.productId, product.unitPrice]));
   const currencies = new Set(quote.products.map((product) => product.unitPrice.currency));

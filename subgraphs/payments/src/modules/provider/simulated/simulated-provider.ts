@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LockMode } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { PaymentMethod } from '@agora/internal-api';
 import type { Logger } from '@agora/service';
 import { signWebhook, SIGNATURE_HEADER, type ProviderWebhookEvent } from '../../../webhooks/webhook-signature.ts';
@@ -52,7 +52,12 @@ export interface SimulatedProviderOptions {
   webhookSecret: string;
   /** Delay before a charge that needs confirmation is confirmed; `mode` says how. */
   confirmation: { delayMs: number; mode: ConfirmationMode };
-  /** Delivery attempts per webhook (non-2xx answers and network errors are retried with backoff). */
+  /**
+   * Delivery attempts per webhook: non-2xx answers and network errors are retried with exponential
+   * backoff from webhookRetryDelayMs, each wait at most 30 s; the default 10 keep trying for about
+   * a minute and a half, so an outage of the payments app or its database does not lose a
+   * confirmation (real providers keep trying for days).
+   */
   webhookAttempts?: number;
   webhookRetryDelayMs?: number;
 }
@@ -172,28 +177,29 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
 
   const deliver = async (event: ProviderWebhookEvent): Promise<number | undefined> => {
     const body = JSON.stringify(event);
-    const attempts = options.webhookAttempts ?? 5;
-    const retryDelayMs = options.webhookRetryDelayMs ?? 250;
     let status: number | undefined;
-    for (let attempt = 1; attempt <= attempts && !stopping.signal.aborted; attempt += 1) {
-      try {
+    const policy = retry(handleAll, {
+      maxAttempts: (options.webhookAttempts ?? 10) - 1,
+      backoff: new ExponentialBackoff({ initialDelay: options.webhookRetryDelayMs ?? 250, maxDelay: 30_000 }),
+    });
+    policy.onFailure(({ reason }) => log.warn({ ...('error' in reason ? { err: reason.error } : {}), eventId: event.id, status }, 'webhook delivery failed'));
+    try {
+      await policy.execute(async ({ signal }) => {
+        status = undefined;
         // Signed afresh per attempt, as real providers do: the timestamp is the sending time.
         const response = await fetch(options.webhookUrl(), {
           method: 'POST',
           headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signWebhook(options.webhookSecret, body) },
           body,
-          signal: AbortSignal.any([AbortSignal.timeout(10_000), stopping.signal]),
+          signal: AbortSignal.any([AbortSignal.timeout(10_000), signal]),
         });
         status = response.status;
         await response.body?.cancel();
-        if (response.ok) return status;
-      } catch (error) {
-        status = undefined;
-        log.warn({ err: error, eventId: event.id, attempt }, 'webhook delivery failed');
-      }
-      if (attempt < attempts) await sleep(retryDelayMs * 2 ** (attempt - 1), undefined, { signal: stopping.signal }).catch(() => undefined);
+        if (!response.ok) throw new Error(`webhook answered HTTP ${response.status}`);
+      }, stopping.signal);
+    } catch {
+      log.warn({ eventId: event.id, status }, 'webhook not delivered');
     }
-    log.warn({ eventId: event.id, status }, 'webhook not delivered');
     return status;
   };
 

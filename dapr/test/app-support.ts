@@ -180,12 +180,4 @@ export class TestApp {
   }
 }
 
-/** A TCP port free at the time of asking (for an app whose port its sidecar must know first). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
+export { freePort } from '@agora/testing';

@@ -35,6 +35,13 @@ export async function registerWebApp(app: FastifyInstance, env: GatewayEnv, path
     );
     return;
   }
+  // The page runs only its own scripts and styles and talks only to the gateway and the issuer.
+  const issuerOrigin = new URL(config.issuer).origin;
+  const pageHeaders = {
+    'content-security-policy': `default-src 'self'; connect-src 'self' ${issuerOrigin}; img-src 'self' data:; form-action 'self' ${issuerOrigin}; frame-ancestors 'none'; base-uri 'self'; object-src 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'same-origin',
+  };
   await app.register(fastifyStatic, {
     root,
     prefix: WEB_BASE,
@@ -44,11 +51,12 @@ export async function registerWebApp(app: FastifyInstance, env: GatewayEnv, path
     // Vite's assets carry a content hash and never change; index.html must be revalidated, or a new build would be missed.
     setHeaders: (reply, path) => {
       reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      if (path.endsWith('.html')) reply.headers(pageHeaders);
     },
   });
   app.setNotFoundHandler((request, reply) => {
     if (request.method === 'GET' && request.url.startsWith(WEB_BASE) && !request.url.startsWith(`${WEB_BASE}assets/`)) {
-      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+      return reply.header('cache-control', 'no-cache').headers(pageHeaders).sendFile('index.html');
     }
     return reply.code(404).send({ message: `Route ${request.method}:${request.url} not found`, error: 'Not Found', statusCode: 404 });
   });

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, createLogger, tokenVerifierFromEnv } from '@agora/service';
-import { startTestIssuer, type TestIssuer } from '@agora/testing';
+import { freePort, startTestIssuer, type TestIssuer } from '@agora/testing';
 import { createAuthenticate } from '../src/authentication.ts';
 import { loadEnv } from '../src/env.ts';
 import { registerSystemHealth, SYSTEM_HEALTH_PATH, type SystemHealth, type SystemHealthOptions } from '../src/system-health.ts';
@@ -27,14 +27,6 @@ async function listen(app: FastifyInstance): Promise<string> {
 /** A subgraph-like app: the shared server with its health endpoints, and /graphql beside them. */
 const subgraph = (service: string | undefined, readiness: () => Promise<void>) => listen(createHttpServer({ logger, readiness, ...(service ? { health: { service } } : {}) }));
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
 
 async function gateway(subgraphUrls: ReadonlyMap<string, string>, readiness: SystemHealthOptions['readiness']): Promise<string> {
   const env = loadEnv({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', OIDC_ISSUER_URL: issuer.issuer });
@@ -56,7 +48,7 @@ beforeAll(async () => {
     ['users', `${users}/graphql`],
     ['inventory', `${inventory}/graphql`],
     ['orders', `${orders}/graphql`],
-    ['payments', `http://127.0.0.1:${await closedPort()}/graphql`],
+    ['payments', `http://127.0.0.1:${await freePort()}/graphql`],
   ]);
   reportUrl = await gateway(subgraphUrls, async () => {
     throw new Error('subgraphs not ready: inventory, orders, payments');

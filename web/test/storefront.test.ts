@@ -19,6 +19,8 @@ let web: Awaited<ReturnType<typeof buildWebApp>>;
 let browser: Browser;
 let shopUrl: string;
 const contexts: BrowserContext[] = [];
+/** Uncaught exceptions in pages and content-security-policy refusals: none may happen. */
+const pageFaults: string[] = [];
 
 beforeAll(async () => {
   web = await buildWebApp();
@@ -45,14 +47,19 @@ async function newContext(options: { viewport?: { width: number; height: number 
   context.setDefaultTimeout(20_000);
   // The page's own errors end up in the test's output, where a failure is diagnosed.
   context.on('console', (message) => {
-    if (message.type() === 'error') process.stderr.write(`[browser] ${message.text()}\n`);
+    if (message.type() !== 'error') return;
+    process.stderr.write(`[browser] ${message.text()}\n`);
+    if (message.text().includes('Content Security Policy')) pageFaults.push(message.text());
   });
   context.on('response', (response) => {
     if (response.status() >= 400 && response.url().includes('/graphql')) {
       void response.text().then((body) => process.stderr.write(`[browser] ${response.status()} ${response.url()}: ${body.slice(0, 300)}\n`), () => undefined);
     }
   });
-  context.on('weberror', (error) => process.stderr.write(`[browser] ${error.error().message}\n`));
+  context.on('weberror', (error) => {
+    process.stderr.write(`[browser] ${error.error().message}\n`);
+    pageFaults.push(error.error().message);
+  });
   contexts.push(context);
   return context;
 }
@@ -276,6 +283,14 @@ describe('storefront and operations console in Chromium', () => {
     expect(overflow).toBe(0);
     await screenshot(page, 'catalog-phone');
     expect(await accessibilityProblems(page)).toEqual([]);
+  }, 30_000);
+
+  it('sends pages with a content security policy that none of them broke, and no uncaught error', async () => {
+    const page = await (await newContext()).newPage();
+    const response = await page.goto(new URL('orders/unknown', shopUrl).href);
+    expect(response?.headers()['content-security-policy']).toMatch(/default-src 'self'/);
+    await page.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
+    expect(pageFaults).toEqual([]);
   }, 30_000);
 
   // Last: it spends the anonymous callers' budget of this window (the key is the client address).

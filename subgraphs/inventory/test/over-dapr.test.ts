@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TRPCClient } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInternalClient, domainCodeOf } from '@agora/internal-api';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
-import { startTestSubgraph, type TestSubgraph } from '@agora/testing';
+import { freePort, startTestSubgraph, type TestSubgraph } from '@agora/testing';
 import type { Context } from '../src/context.ts';
 import type { InventoryRouter } from '../src/internal/router.ts';
 import { createInventorySubgraph } from '../src/subgraph.ts';
@@ -16,14 +15,6 @@ import { createProduct, eventually, failureOf, newOrderId, serviceTokenOf } from
 
 const embeddedComponents = fileURLToPath(new URL('../../../dapr/components-embedded', import.meta.url));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
 
 let subgraph: TestSubgraph<Context>;
 let inventorySidecar: RunningSidecar;

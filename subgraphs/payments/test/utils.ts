@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { TRPCClient } from '@trpc/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { internalApiClient, serviceTokenOf, startTestSubgraph, type TestSubgraph } from '@agora/testing';
@@ -116,12 +115,4 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   }
 }
 
-/** A TCP port free right now (for a sidecar whose port the app must know before either starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
+export { freePort } from '@agora/testing';

@@ -12,7 +12,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 // login form, screenshots for the README, and axe-core's accessibility audit.
 
 const WEB_DIR = fileURLToPath(new URL('..', import.meta.url));
-export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
+/** Where screenshots go: web/test/screenshots (not tracked) unless AGORA_SCREENSHOTS_DIR says (`pnpm web:screenshots` refreshes docs/screenshots). */
+export const SCREENSHOTS_DIR = process.env['AGORA_SCREENSHOTS_DIR'] ?? fileURLToPath(new URL('screenshots', import.meta.url));
 
 /** Builds the app as `npm start` does (Vite's command, in production mode), into a folder of its own. */
 export async function buildWebApp(): Promise<{ root: string; remove: () => void }> {

@@ -64,11 +64,18 @@ export function SessionProvider({ manager, children }: { manager: UserManager; c
     manager.events.addSilentRenewError(renewFailed);
     manager.events.addAccessTokenExpired(renewFailed);
     sessionEvents.addEventListener(SESSION_EXPIRED, apiRefused);
-    void manager.getUser().then((stored) => {
-      setUser(stored && !stored.expired ? stored : null);
-      if (stored?.expired) setExpired(true);
-      setLoaded(true);
-    });
+    // A tab opened again after its access token expired: the refresh token (valid while the
+    // provider's session is) gets a new one before the page says the session is over.
+    const restore = async () => {
+      const stored = await manager.getUser();
+      if (!stored?.expired) return stored;
+      if (!stored.refresh_token) throw new Error('no refresh token');
+      return manager.signinSilent();
+    };
+    void restore()
+      .then((restored) => setUser(restored))
+      .catch(() => setExpired(true))
+      .finally(() => setLoaded(true));
     return () => {
       manager.events.removeUserLoaded(loadedUser);
       manager.events.removeUserUnloaded(unloaded);

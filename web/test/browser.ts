@@ -52,6 +52,28 @@ export async function signIn(context: BrowserContext, shopUrl: string, user: Use
   return page;
 }
 
+/** The signed-in user as oidc-client-ts keeps it in the tab's sessionStorage. */
+export interface StoredUser {
+  key: string;
+  user: { access_token: string; expires_at: number } & Record<string, unknown>;
+}
+
+interface PageStorage {
+  sessionStorage: Record<string, string> & { getItem(key: string): string | null; setItem(key: string, value: string): void };
+}
+
+export async function storedUser(page: Page): Promise<StoredUser> {
+  return page.evaluate(() => {
+    const { sessionStorage } = globalThis as unknown as PageStorage;
+    const key = Object.keys(sessionStorage).find((name) => name.startsWith('oidc.user:')) ?? '';
+    return { key, user: JSON.parse(sessionStorage.getItem(key) ?? '{}') as StoredUser['user'] };
+  });
+}
+
+export async function storeUser(page: Page, stored: StoredUser): Promise<void> {
+  await page.evaluate(({ key, user }) => (globalThis as unknown as PageStorage).sessionStorage.setItem(key, JSON.stringify(user)), stored);
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS_DIR, `${name}.png`), fullPage: true });

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSagaSystem, type SagaSystem } from '../../gateway/test/saga-support.ts';
-import { accessibilityProblems, buildWebApp, launchChromium, screenshot, signIn, type User } from './browser.ts';
+import { accessibilityProblems, buildWebApp, launchChromium, screenshot, signIn, storedUser, storeUser, type User } from './browser.ts';
 
 // The storefront and the operations console in Debian's Chromium, against the whole system as
 // `npm start` runs it (real tokens from the provider's login form, real sagas). What the pages show
@@ -248,19 +248,29 @@ describe('storefront and operations console in Chromium', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
   }, 30_000);
 
+  it('renews an expired access token with the refresh token when a tab is opened again', async () => {
+    const page = await session('bob');
+    await page.getByRole('link', { name: 'Orders' }).click();
+    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+    // What a tab left for longer than the token's 5 minutes holds: the same tokens, past their expiry.
+    const stored = await storedUser(page);
+    await storeUser(page, { ...stored, user: { ...stored.user, expires_at: Math.floor(Date.now() / 1000) - 60 } });
+    await page.reload();
+    await page.getByText('Signed in as bob').waitFor();
+    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+    await page.locator('table.lines, main p').first().waitFor();
+    expect(await page.locator('[role="alert"]').count()).toBe(0);
+    expect((await storedUser(page)).user.access_token).not.toBe(stored.user.access_token);
+  }, 30_000);
+
   it('tells a customer whose token the API refuses that the session expired, and signs in again', async () => {
     const page = await session('bob');
     await page.getByRole('link', { name: 'Orders' }).click();
     await page.getByRole('heading', { name: 'Your orders' }).waitFor();
     // A token the issuer did not sign (as after its keys changed): the stored one with its signature broken.
-    await page.evaluate(() => {
-      const { sessionStorage } = globalThis as unknown as { sessionStorage: Record<string, string> & { getItem(key: string): string | null; setItem(key: string, value: string): void } };
-      for (const key of Object.keys(sessionStorage).filter((name) => name.startsWith('oidc.user:'))) {
-        const user = JSON.parse(sessionStorage.getItem(key) ?? '{}') as { access_token: string };
-        const [header, payload] = user.access_token.split('.');
-        sessionStorage.setItem(key, JSON.stringify({ ...user, access_token: `${header}.${payload}.c2lnbmF0dXJl` }));
-      }
-    });
+    const stored = await storedUser(page);
+    const [header, payload] = stored.user.access_token.split('.');
+    await storeUser(page, { ...stored, user: { ...stored.user, access_token: `${header}.${payload}.c2lnbmF0dXJl` } });
     await page.reload();
     const alert = page.locator('[role="alert"][data-code="UNAUTHENTICATED"]').first();
     await alert.getByText('Your session has expired').waitFor();

@@ -112,6 +112,8 @@ describe('placeOrder and the OrderSaga', () => {
     const [first, second] = await Promise.all([place('bob', 'pm_card_visa', key), place('bob', 'pm_card_visa', key)]);
     expect(second.id).toBe(first.id);
     await settled('bob', first.id);
+    // Regression: once the order had emptied the cart, the same key answered "the cart is empty".
+    expect((await place('bob', 'pm_card_visa', key)).id).toBe(first.id);
     await fillCart('bob', [[KEYBOARD, 1]]);
     const reused = await graphql('bob', 'mutation($key: String!) { placeOrder(input: { paymentMethod: "pm_card_visa" }, idempotencyKey: $key) { id } }', { key });
     expect(reused.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');

@@ -56,7 +56,6 @@ async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrd
     return { lines: [...merged].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: undefined };
   }
   const { cart, etag } = await deps.carts.read(userId);
-  if (cart.lines.length === 0) throw badInput('the cart is empty');
   return { lines: [...cart.lines].sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: etag };
 }
 
@@ -65,9 +64,15 @@ export async function placeOrder(deps: PlacementDeps, userId: string, input: Pla
   // Checked before the key is claimed: an unknown method creates nothing (no record, order or saga).
   if (!isPaymentMethod(input.paymentMethod)) throw badInput(`unknown payment method ${JSON.stringify(input.paymentMethod)}; use one of ${PAYMENT_METHODS.join(', ')}`, { paymentMethod: input.paymentMethod });
   const { lines, cartEtag: etag } = await linesToOrder(deps, userId, input);
+  const recordKey = `placeorder-${userId}-${idempotencyKey}`;
+  if (lines.length === 0) {
+    // The cart may be empty because this key's order emptied it (a concurrent or repeated request): answer that order.
+    const { value: existing } = await deps.state.get<IdempotencyRecord>(recordKey);
+    if (existing) return replay(deps, existing.orderId, userId, input.paymentMethod, lines);
+    throw badInput('the cart is empty');
+  }
   const fingerprint = createHash('sha256').update(JSON.stringify({ lines, paymentMethod: input.paymentMethod })).digest('hex');
 
-  const recordKey = `placeorder-${userId}-${idempotencyKey}`;
   const claim: IdempotencyRecord = { fingerprint, orderId: randomUUID() };
   if (!(await deps.state.saveIfUnchanged(recordKey, claim, undefined, deps.settings.idempotencyTtlSeconds))) {
     const { value: existing } = await deps.state.get<IdempotencyRecord>(recordKey);
@@ -164,6 +169,7 @@ async function replay(deps: PlacementDeps, orderId: string, userId: string, paym
   const existing = (): Promise<OrderEntity | null> => deps.orm.em.fork().findOne(Order, { id: orderId }, { populate: ['lines'] });
   let order: OrderEntity | null = await existing();
   if (!order) {
+    if (lines.length === 0) throw badInput('the cart is empty');
     try {
       order = await createOrder(deps, orderId, userId, lines, paymentMethod);
     } catch (error) {

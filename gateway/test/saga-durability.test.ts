@@ -62,18 +62,21 @@ describe('sagas across crashes', () => {
     const methods = ['pm_card_visa', 'pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_threeDSecureRequired', 'pm_card_flaky'];
     const stockBefore = await query<{ id: string; stock_on_hand: number }>('inventory', 'select id, stock_on_hand from products where id = any($1::uuid[]) order by id', [[NOTEBOOK, CABLE]]);
 
+    // As a client should: a failed request (a timeout or an open breaker while the machine is
+    // loaded) is sent again with the same idempotency key, which answers one order whatever happened.
     const placeOne = async (index: number): Promise<string> => {
-      const response = await fetch(system.gatewayUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[index % 2] ?? ''}` },
-        body: JSON.stringify({
-          query: 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id } }',
-          variables: { key: randomUUID(), input: { paymentMethod: methods[index % methods.length], lines: [{ productId: index % 3 === 0 ? CABLE : NOTEBOOK, quantity: 1 + (index % 2) }] } },
-        }),
+      const body = JSON.stringify({
+        query: 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id } }',
+        variables: { key: randomUUID(), input: { paymentMethod: methods[index % methods.length], lines: [{ productId: index % 3 === 0 ? CABLE : NOTEBOOK, quantity: 1 + (index % 2) }] } },
       });
-      const body = (await response.json()) as { data?: { placeOrder: { id: string } }; errors?: unknown[] };
-      if (!body.data) throw new Error(`placeOrder failed: ${JSON.stringify(body.errors)}`);
-      return body.data.placeOrder.id;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const response = await fetch(system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[index % 2] ?? ''}` }, body });
+        const answer = (await response.json()) as { data?: { placeOrder: { id: string } } | null; errors?: unknown[] };
+        if (answer.data) return answer.data.placeOrder.id;
+        if (Date.now() > deadline) throw new Error(`placeOrder failed: ${JSON.stringify(answer.errors)}`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
     };
     const ids: string[] = [];
     for (let batch = 0; batch < ORDERS; batch += 25) ids.push(...(await Promise.all(Array.from({ length: 25 }, (_, offset) => placeOne(batch + offset)))));

@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSagaSystem, type SagaSystem } from '../../gateway/test/saga-support.ts';
 import { accessibilityProblems, buildWebApp, launchChromium, screenshot, signIn, storedUser, storeUser, type User } from './browser.ts';
 
@@ -35,8 +35,12 @@ beforeAll(async () => {
   shopUrl = new URL('/shop/', agora.system.gatewayUrl).href;
 }, 120_000);
 
+// Pages poll while open: each test closes what it opened, so that none loads the system for the next.
+afterEach(async () => {
+  await Promise.allSettled(contexts.splice(0).map((context) => context.close()));
+});
+
 afterAll(async () => {
-  await Promise.allSettled(contexts.map((context) => context.close()));
   await browser?.close();
   await agora?.stop();
   web?.remove();

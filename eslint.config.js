@@ -45,7 +45,7 @@ export default tseslint.config(
   // Entry points and scripts talk to the terminal.
   { files: ['scripts/**', '**/scripts/**', 'packages/cli/src/**', 'packages/launcher/src/main.ts', 'packages/service/src/cli.ts', 'keycloak/src/main.ts'], rules: { 'no-console': 'off' } },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['scripts/bootstrap.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  { files: ['scripts/bootstrap.mjs', 'web/scripts/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   // Tests guard against set-up that failed half-way (a `let` assigned in beforeAll may be unset).
   { files: ['**/test/**'], rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-unnecessary-condition': 'off' } },
 );

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from '@agora/testing';
 
 // Test doubles for the app side of the sidecar: an HTTP app that records what the sidecar sends it
 // and answers pub/sub deliveries as each event's plan says, plus small helpers for resources.
@@ -19,7 +19,7 @@ export const quietSdkLogger = { error: () => undefined, warn: () => undefined, i
 
 /** A directory holding the given resource documents (YAML text, one file each). */
 export function resourcesDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sidecar-resources-'));
+  const dir = tempDir('sidecar-resources-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

@@ -1,9 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CommunicationProtocolEnum, DaprClient, HttpMethod } from '@dapr/dapr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '@agora/testing';
 import { startSidecar, type RunningSidecar } from '../src/index.ts';
 import { eventually, resourcesDir, TestApp } from './app-support.ts';
 
@@ -34,7 +32,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => appB.listen(0, '127.0.0.1', resolve));
   const address = appB.address();
   appPort = typeof address === 'object' && address ? address.port : 0;
-  const resources = mkdtempSync(join(tmpdir(), 'sidecar-invoke-'));
+  const resources = tempDir('sidecar-invoke-');
   sidecarB = await startSidecar({ appId: 'b', appPort, httpPort: 0, resourcesPaths: [resources], logLevel: 'warn' });
   sidecarA = await startSidecar({ appId: 'a', httpPort: 0, resourcesPaths: [resources], peers: { b: sidecarB.url }, logLevel: 'warn' });
   client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(sidecarA.httpPort), communicationProtocol: CommunicationProtocolEnum.HTTP });

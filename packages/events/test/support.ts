@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '@agora/service';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
+import { tempDir } from '@agora/testing';
 
 /** A components folder holding one in-memory pub/sub named `pubsub` (extra metadata as given). */
 export function pubsubResources(metadata: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'agora-events-'));
+  const dir = tempDir('agora-events-');
   const entries = Object.entries(metadata).map(([name, value]) => `    - name: ${name}\n      value: "${value}"`);
   const yaml = ['apiVersion: dapr.io/v1alpha1', 'kind: Component', 'metadata:', '  name: pubsub', 'spec:', '  type: pubsub.in-memory', '  version: v1', `  metadata:${entries.length > 0 ? `\n${entries.join('\n')}` : ' []'}`].join('\n');
   writeFileSync(join(dir, 'pubsub.yaml'), `${yaml}\n`);

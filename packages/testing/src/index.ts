@@ -10,3 +10,4 @@ export { freePort, startChild, waitFor } from './processes.ts';
 export type { Child } from './processes.ts';
 export { startRedisServer } from './redis-server.ts';
 export type { RedisServer } from './redis-server.ts';
+export { tempDir } from './temp-dir.ts';

@@ -1,11 +1,10 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSubgraph, type HealthDetails, type RunningSubgraph } from '@agora/service';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
-import { createTestDatabase, startTestIssuer, type TestDatabase, type TestIssuer } from '@agora/testing';
+import { createTestDatabase, startTestIssuer, tempDir, type TestDatabase, type TestIssuer } from '@agora/testing';
 import type { Context } from '../src/context.ts';
 import { loadEnv } from '../src/env.ts';
 import { createPaymentsSubgraph, type PaymentsSubgraph } from '../src/subgraph.ts';
@@ -39,7 +38,7 @@ let client: PaymentsClient;
 beforeAll(async () => {
   database = await createTestDatabase('test_payments_health');
   issuer = await startTestIssuer();
-  const resources = mkdtempSync(join(tmpdir(), 'payments-health-'));
+  const resources = tempDir('payments-health-');
   copyFileSync(embeddedPubsub, join(resources, 'pubsub.yaml'));
   writeFileSync(join(resources, 'resiliency.yaml'), resiliency);
   // The app needs its sidecar's port before either starts, and the sidecar the app's port.

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { enqueueEvent, OutboxEvent, startOutboxRelay, type EventData, type EventType, type OutboxRelay } from '@agora/events';
 import { createLogger } from '@agora/service';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
-import { createTestDatabase, devUserIds, startTestIssuer, startTestSubgraph, type DevUser, type TestDatabase, type TestIssuer, type TestSubgraph } from '@agora/testing';
+import { createTestDatabase, type DevUser, devUserIds, startTestIssuer, startTestSubgraph, tempDir, type TestDatabase, type TestIssuer, type TestSubgraph } from '@agora/testing';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Context } from '../src/context.ts';
@@ -69,7 +68,7 @@ beforeAll(async () => {
   producerDatabase = await createTestDatabase('test_users_producer');
   producer = await MikroORM.init({ clientUrl: producerDatabase.url, entities: [OutboxEvent], pool: { min: 0, max: 4 } });
   await producer.schema.create();
-  const resources = mkdtempSync(join(tmpdir(), 'users-events-'));
+  const resources = tempDir('users-events-');
   writeFileSync(join(resources, 'pubsub.yaml'), 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.in-memory\n  version: v1\n  metadata: []\n');
   usersSidecar = await startSidecar({ appId: 'users', appPort: subgraph.service.port, httpPort: 0, resourcesPaths: [resources], logLevel: 'silent' });
   ordersSidecar = await startSidecar({ appId: 'orders', httpPort: 0, resourcesPaths: [resources], logLevel: 'silent' });

@@ -1,5 +1,5 @@
 import { formatTime } from '../format.ts';
-import type { Saga } from '../operations.ts';
+import type { Order } from '../operations.ts';
 import { StatusBadge } from './status-badge.tsx';
 
 // The step names of subgraphs/orders/src/saga/order-saga.ts, in words.
@@ -23,7 +23,9 @@ function describeStep(name: string, productNames: ReadonlyMap<string, string>): 
 }
 
 /** The saga's steps in the order they ran, compensations marked, with attempts and errors. */
-export function SagaTimeline({ saga, productNames = new Map() }: { saga: Saga; productNames?: ReadonlyMap<string, string> }) {
+export function SagaTimeline({ order }: { order: Pick<Order, 'saga' | 'lines'> }) {
+  const { saga } = order;
+  const productNames = new Map(order.lines.map((line) => [line.product.id, line.product.name]));
   return (
     <section aria-labelledby="saga-heading">
       <h2 id="saga-heading">
@@ -33,20 +35,23 @@ export function SagaTimeline({ saga, productNames = new Map() }: { saga: Saga; p
         <p>No step has run yet.</p>
       ) : (
         <ol className="timeline" aria-live="polite">
-          {saga.steps.map((step) => (
-            <li key={`${step.name}-${step.startedAt}`} className={step.compensation ? 'compensation' : undefined} data-step={describeStep(step.name, productNames).step} data-status={step.status}>
-              <div className="step-head">
-                <strong>{describeStep(step.name, productNames).label}</strong>
-                {step.compensation && <span className="tag">compensation</span>}
-                <StatusBadge status={step.status} />
-              </div>
-              <div className="step-meta">
-                {step.attempts} attempt{step.attempts === 1 ? '' : 's'} · started {formatTime(step.startedAt)}
-                {step.endedAt && ` · ended ${formatTime(step.endedAt)}`}
-              </div>
-              {step.error && <div className="step-error">{step.error}</div>}
-            </li>
-          ))}
+          {saga.steps.map((step) => {
+            const described = describeStep(step.name, productNames);
+            return (
+              <li key={`${step.name}-${step.startedAt}`} className={step.compensation ? 'compensation' : undefined} data-step={described.step} data-status={step.status}>
+                <div className="step-head">
+                  <strong>{described.label}</strong>
+                  {step.compensation && <span className="tag">compensation</span>}
+                  <StatusBadge status={step.status} />
+                </div>
+                <div className="step-meta">
+                  {step.attempts} attempt{step.attempts === 1 ? '' : 's'} · started {formatTime(step.startedAt)}
+                  {step.endedAt && ` · ended ${formatTime(step.endedAt)}`}
+                </div>
+                {step.error && <div className="step-error">{step.error}</div>}
+              </li>
+            );
+          })}
         </ol>
       )}
     </section>

@@ -52,7 +52,7 @@ export function AdminSagaPage() {
             </button>
           </div>
           <ErrorMessage error={retrying.error ?? compensating.error} />
-          <SagaTimeline saga={saga} productNames={new Map(order.lines.map((line) => [line.product.id, line.product.name]))} />
+          <SagaTimeline order={order} />
         </>
       )}
     </main>

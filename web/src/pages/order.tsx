@@ -1,4 +1,5 @@
 import { useMutation, useQuery } from '@apollo/client/react';
+import { useEffect } from 'react';
 import { useParams } from 'react-router';
 import { ErrorMessage } from '../components/error-message.tsx';
 import { SagaTimeline } from '../components/saga-timeline.tsx';
@@ -16,7 +17,10 @@ export function OrderPage() {
   const { data, error, loading, startPolling, stopPolling } = useQuery(ORDER_PAGE, { variables: { id }, pollInterval: SAGA_POLL_MS });
   const [cancelOrder, cancelling] = useMutation(CANCEL_ORDER);
   const order = data?.order;
-  if (order && sagaSettled(order)) stopPolling();
+  const settled = order !== undefined && order !== null && sagaSettled(order);
+  useEffect(() => {
+    if (settled) stopPolling();
+  }, [settled, stopPolling]);
 
   return (
     <main>
@@ -84,7 +88,7 @@ export function OrderPage() {
             </button>
           )}
           <ErrorMessage error={cancelling.error} />
-          <SagaTimeline saga={order.saga} productNames={new Map(order.lines.map((line) => [line.product.id, line.product.name]))} />
+          <SagaTimeline order={order} />
         </>
       )}
     </main>

@@ -97,7 +97,7 @@ export interface StartOptions {
   traceState?: string | undefined;
 }
 
-/** The SDK runs 10 work items at once and queues 100 more, dropping the rest: stay well below. */
+/** The SDK runs maxConcurrentWorkItems at once (10 by default; orders asks for 32) and queues 100 more, dropping the rest: stay well below. */
 const MAX_OUTSTANDING = 32;
 /** How long a disconnected worker may still complete the orchestrator items it holds. */
 const ORPHAN_GRACE_MS = 5_000;

@@ -16,6 +16,8 @@ import { orderSaga } from './order-saga.ts';
 import { startOrphanRecovery } from './orphan-recovery.ts';
 import type { PlacementDeps } from './order-placement.ts';
 
+const WORKFLOW_MAX_CONCURRENT_WORK_ITEMS = 32;
+
 /** Everything that needs the sidecar: the cart store, the saga's workflow runtime and client, the participants. */
 export interface Commerce extends PlacementDeps {
   payments: TRPCClient<PaymentsRouter>;
@@ -44,7 +46,9 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
 
   await registerEventSubscriptions(parts.app, { orm, consumer: SAGA_EVENTS_CONSUMER, logger, subscriptions: paymentSubscriptions(workflows) });
 
-  const runtime = new WorkflowRuntime(sdkOptions);
+  // As many work items at once as the sidecar hands one worker (dapr/src/workflow/engine.ts): the SDK's
+  // default of 10 queued orchestrator steps behind activities waiting on a slow participant.
+  const runtime = new WorkflowRuntime({ ...sdkOptions, maxConcurrentWorkItems: WORKFLOW_MAX_CONCURRENT_WORK_ITEMS });
   runtime.registerWorkflowWithName(ORDER_SAGA, orderSaga);
   for (const [name, activity] of Object.entries(createActivities({ orm, ...participants, logger, published }))) runtime.registerActivityWithName(name, activity);
   await runtime.start();

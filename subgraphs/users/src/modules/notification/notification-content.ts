@@ -17,11 +17,19 @@ export interface NotificationContent {
   orderId: string;
 }
 
+/** One formatter per currency, with its minor units: building an Intl.NumberFormat costs far more than using one. */
+const formats = new Map<string, { format: Intl.NumberFormat; minorUnits: number }>();
+
 /** €89.00 from { amount: 8900, currency: 'EUR' }, with the currency's own number of minor digits. */
 export function formatMoney(money: { amount: number; currency: string }): string {
   try {
-    const format = new Intl.NumberFormat('en', { style: 'currency', currency: money.currency });
-    return format.format(money.amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+    let currency = formats.get(money.currency);
+    if (!currency) {
+      const format = new Intl.NumberFormat('en', { style: 'currency', currency: money.currency });
+      currency = { format, minorUnits: 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2) };
+      formats.set(money.currency, currency);
+    }
+    return currency.format.format(money.amount / currency.minorUnits);
   } catch {
     return `${money.amount} ${money.currency} (minor units)`;
   }

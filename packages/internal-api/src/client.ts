@@ -24,18 +24,20 @@ export type InternalClientOptions = InternalTarget & {
   /** Extra headers per call, e.g. the trace context. */
   headers?: () => Record<string, string>;
   /**
-   * Bulkhead: calls in flight to this participant at most; one more fails at once (a transport
-   * error, so callers retry it later) instead of waiting, so a slow participant cannot hold every
-   * worker slot of its callers. Unbounded when not given.
+   * Bulkhead: calls in flight to this participant at most; more wait in a queue of
+   * `maxQueuedCalls`, and one beyond that fails at once (a transport error, so callers retry it
+   * later), so a slow participant cannot hold every worker slot of its callers. Unbounded when not given.
    */
   maxConcurrentCalls?: number;
+  /** Calls that may wait for a free slot of `maxConcurrentCalls` (default 0: none wait). */
+  maxQueuedCalls?: number;
 };
 
 /** A typed tRPC client of another service's router, over the Dapr invocation URL of its app id. */
 export function createInternalClient<TRouter extends AnyTRPCRouter>(options: InternalClientOptions): TRPCClient<TRouter> {
   const url = 'url' in options ? options.url : `http://${options.daprHost ?? '127.0.0.1'}:${options.daprHttpPort}/v1.0/invoke/${options.appId}/method/trpc`;
   // Built for any router (no transformer: JSON), since TypeScript cannot resolve a generic router's transformer options.
-  const limit = options.maxConcurrentCalls === undefined ? undefined : bulkhead(options.maxConcurrentCalls);
+  const limit = options.maxConcurrentCalls === undefined ? undefined : bulkhead(options.maxConcurrentCalls, options.maxQueuedCalls ?? 0);
   const link: TRPCLink<AnyTRPCRouter> = httpLink({
     url,
     ...(limit ? { fetch: (input: string | URL | Request, init?: RequestInit) => limit.execute(() => fetch(input, init)) } : {}),

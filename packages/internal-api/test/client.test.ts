@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { createInternalClient, failureMessageOf } from '../src/index.ts';
 
 // The bulkhead of the internal client: a participant that stops answering holds at most
-// `maxConcurrentCalls` of its caller's calls; the next fails at once instead of queueing.
+// `maxConcurrentCalls` of its caller's calls, `maxQueuedCalls` more wait for a slot, and the next
+// fails at once.
 
 const t = initTRPC.create();
 const held: (() => void)[] = [];
@@ -55,6 +56,23 @@ describe('the internal client bulkhead', () => {
     await expect.poll(() => held.length).toBe(2);
     for (const release of held.splice(0)) release();
     expect(await Promise.all([second, third])).toEqual([2, 3]);
+  });
+
+  it('queues up to maxQueuedCalls calls, sends each when a slot frees, and fails the one beyond them at once', async () => {
+    const participant = createInternalClient<Router>({ url, token, maxConcurrentCalls: 1, maxQueuedCalls: 2 });
+    const calls = [1, 2, 3].map((n) => participant.slow.mutate({ n }));
+    await expect.poll(() => held.length).toBe(1);
+    const started = performance.now();
+    await expect(participant.slow.mutate({ n: 4 })).rejects.toThrow(/bulkhead/i);
+    expect(performance.now() - started).toBeLessThan(500);
+
+    // The queued calls reach the participant one at a time, in order.
+    for (const expected of [1, 2, 3]) {
+      await expect.poll(() => held.length).toBe(1);
+      held.shift()?.();
+      expect(await calls[expected - 1]).toBe(expected);
+    }
+    expect(held).toHaveLength(0);
   });
 
   it('does not limit a client without maxConcurrentCalls', async () => {

@@ -19,13 +19,15 @@ const schema = subgraphEnvSchema.extend({
   PAYMENT_CONFIRMATION_TIMEOUT_SECONDS: envField.count(30),
   /** How long one saga step may take (all its retries) before the saga compensates. */
   SAGA_STEP_TIMEOUT_SECONDS: envField.count(30),
-  /**
-   * Bulkhead: saga calls in flight to one participant (inventory, payments) at most. The workflow
-   * worker runs 10 work items at a time; a hung participant may hold only this many of them.
-   */
   /** Every this many seconds, PENDING orders at least this old without a saga (placeOrder interrupted) get theirs started. */
   SAGA_RECOVERY_INTERVAL_SECONDS: z.coerce.number({ message: 'expected seconds ≥ 1' }).int().min(1).default(15),
+  /**
+   * Bulkhead: saga calls in flight to one participant (inventory, payments) at most, and calls that
+   * may wait for one of them; a call beyond both fails at once and is retried on a durable timer.
+   * The workflow worker runs 32 work items at a time: a hung participant may hold at most the sum.
+   */
   PARTICIPANT_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 1' }).int().min(1).default(8),
+  PARTICIPANT_MAX_QUEUED_CALLS: z.coerce.number({ message: 'expected a whole number ≥ 0' }).int().min(0).default(8),
 });
 
 export type OrdersEnv = z.infer<typeof schema>;

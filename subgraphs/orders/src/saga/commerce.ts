@@ -31,13 +31,13 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   const tokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.SERVICE_CLIENT_ID, clientSecret: env.SERVICE_CLIENT_SECRET });
   const token = () => tokens.token();
   // Requests (placeOrder's price quote) wait their turn; the saga's activities go through bulkheads
-  // and fail at once when one is full, to be retried on a durable timer.
+  // (a few may queue) and fail at once when one is full, to be retried on a durable timer.
   const inventory = createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token });
   const payments = createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token });
-  const maxConcurrentCalls = env.PARTICIPANT_MAX_CONCURRENT_CALLS;
+  const limits = { maxConcurrentCalls: env.PARTICIPANT_MAX_CONCURRENT_CALLS, maxQueuedCalls: env.PARTICIPANT_MAX_QUEUED_CALLS };
   const participants = {
-    inventory: createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token, maxConcurrentCalls }),
-    payments: createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token, maxConcurrentCalls }),
+    inventory: createInternalClient<InventoryRouter>({ appId: 'inventory', daprHttpPort, token, ...limits }),
+    payments: createInternalClient<PaymentsRouter>({ appId: 'payments', daprHttpPort, token, ...limits }),
   };
   const sdkOptions = { daprHost: '127.0.0.1', daprPort: String(daprGrpcPort), logger: { level: env.LOG_LEVEL === 'debug' ? LogLevel.Debug : LogLevel.Warn } };
   const workflows = new DaprWorkflowClient(sdkOptions);

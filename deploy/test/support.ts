@@ -129,6 +129,7 @@ export async function checkAppEnv(appDir: string, env: Record<string, string>): 
 export const READ_ELSEWHERE: { pattern: RegExp; reader: string }[] = [
   { pattern: /^(APP_ID|APP_PORT|APP_PROTOCOL|APP_CHANNEL_ADDRESS|DAPR_HTTP_PORT|DAPR_GRPC_PORT)$/, reader: 'the variables `dapr run` gives an app (ADR 0006); the Dapr SDK reads DAPR_*' },
   { pattern: /^OTEL_[A-Z_]+$/, reader: 'the OpenTelemetry SDK (standard OTEL_* variables, issue 7)' },
+  { pattern: /^NODE_OPTIONS$/, reader: 'Node itself (V8 flags, ADR 0019)' },
 ];
 
 export const isReadElsewhere = (name: string): boolean => READ_ELSEWHERE.some(({ pattern }) => pattern.test(name));

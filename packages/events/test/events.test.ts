@@ -6,7 +6,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer, createLogger } from '@agora/service';
 import type { RunningSidecar } from '@agora/sidecar';
-import { createTestDatabase, type TestDatabase } from '@agora/testing';
+import { createTestDatabase, freePort, type TestDatabase } from '@agora/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLOUDEVENT_CONTENT_TYPE,
@@ -22,7 +22,7 @@ import {
   type OutboxRelayOptions,
   type ReceivedEvent,
 } from '../src/index.ts';
-import { capturingLogger, eventually, freePort, pubsubResources, startTestSidecar, subscribed } from './support.ts';
+import { capturingLogger, eventually, pubsubResources, startTestSidecar, subscribed } from './support.ts';
 
 // The outbox relay and the consumer helper against a real sidecar (in-memory pub/sub) and real
 // PostgreSQL: a publisher sidecar ("orders", no app) and a consumer app with its own sidecar.

@@ -5,9 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, createLogger } from '@agora/service';
 import { recordSpansInMemory, type SpanRecorder } from '@agora/telemetry';
-import { createTestDatabase, type TestDatabase } from '@agora/testing';
+import { createTestDatabase, freePort, type TestDatabase } from '@agora/testing';
 import { CLOUDEVENT_CONTENT_TYPE, defineSubscription, enqueueEvent, OutboxEvent, ProcessedEvent, registerEventSubscriptions, startOutboxRelay, type EventData, type OutboxRelay } from '../src/index.ts';
-import { eventually, freePort } from './support.ts';
+import { eventually } from './support.ts';
 
 // What the outbox and the consumers report on /metrics: outbox lag per producer, publish failures,
 // and the consumer's outcomes, redeliveries among them. No sidecar: the relay's stays unreachable.

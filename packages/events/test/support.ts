@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '@agora/service';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
@@ -13,17 +12,6 @@ export function pubsubResources(metadata: Record<string, string> = {}): string {
   writeFileSync(join(dir, 'pubsub.yaml'), `${yaml}\n`);
   return dir;
 }
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 
 /** Polls `check` until it holds, failing with `what` after the deadline. */
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {

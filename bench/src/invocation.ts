@@ -66,7 +66,7 @@ async function startSidecarProcess(appId: string, resourcesDir: string, options:
   if (options.peers) args.push('--peers', options.peers);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${httpPort}`;
-  await untilAnswers(`${url}/v1.0/healthz`, child, `the ${appId} sidecar`);
+  await untilAnswers(`${url}/v1.0/healthz/outbound`, child, `the ${appId} sidecar`);
   return { child, url };
 }
 

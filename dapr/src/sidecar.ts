@@ -1,9 +1,11 @@
+import { connect } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createLogger, type Logger } from '@agora/service';
 import { startAppChannel } from './app-channel/app-channel.ts';
 import { buildComponents } from './components/registry.ts';
 import { loadResources } from './components/resources.ts';
 import type { SidecarContext } from './context.ts';
+import { sendDaprError } from './http/dapr-error.ts';
 import { registerInvocationApi } from './invocation/invoke-api.ts';
 import { registerMetadataApi } from './http/metadata-api.ts';
 import { registerPublishApi } from './pubsub/publish-api.ts';
@@ -41,6 +43,20 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
+/** Whether `host:port` accepts a TCP connection within a second. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1_000 });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 /**
  * A Dapr-API-compatible sidecar for one app: loads its components, serves the Dapr HTTP API
  * and delivers subscribed messages to the app. See docs/adr/0006-local-sidecar.md.
@@ -51,18 +67,22 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const components = await buildComponents(resources.components, options.appId, logger, options.env ?? process.env);
   const appHost = options.appHost ?? '127.0.0.1';
 
-  const appReady = async () => {
-    if (options.appPort === undefined) return;
-    // The app is ready when its port accepts an HTTP request (any status).
-    for (;;) {
-      const answered = await fetch(`http://${appHost}:${options.appPort}/`, { method: 'HEAD', signal: AbortSignal.timeout(1_000) }).then(
-        () => true,
-        () => false,
-      );
-      if (answered) return;
+  // The app channel exists once the app's port accepts a TCP connection (daprd waits for its app
+  // the same way); until then /v1.0/healthz answers ERR_HEALTH_NOT_READY, as daprd's does, and
+  // /outbound already 204. One wait, begun at start and shared by everything that needs the app.
+  const stopWaiting = new AbortController();
+  let appChannelUp = options.appPort === undefined;
+  const waitForApp = async (port: number): Promise<void> => {
+    while (!stopWaiting.signal.aborted) {
+      if (await accepts(appHost, port)) {
+        appChannelUp = true;
+        return;
+      }
       await new Promise((resolveWait) => setTimeout(resolveWait, 200));
     }
   };
+  const appUp = options.appPort === undefined ? Promise.resolve() : waitForApp(options.appPort);
+  const appReady = () => appUp;
 
   const context: SidecarContext = {
     appId: options.appId,
@@ -90,7 +110,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.get('/v1.0/healthz', async (_request, reply) => reply.code(204).send());
+  app.get('/v1.0/healthz', async (_request, reply) => (appChannelUp ? reply.code(204).send() : sendDaprError(reply, 500, 'ERR_HEALTH_NOT_READY', 'dapr is not ready: the app is not listening yet')));
   app.get('/v1.0/healthz/outbound', async (_request, reply) => reply.code(204).send());
   registerStateApi(app, context);
   registerSecretsApi(app, context);
@@ -100,6 +120,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   try {
     workflows = await startWorkflows({ app, appId: options.appId, actorStateStore: components.actorStateStore, host: options.host ?? '127.0.0.1', grpcPort: options.grpcPort, logger });
   } catch (error) {
+    stopWaiting.abort();
     await components.close();
     throw error;
   }
@@ -111,6 +132,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   } catch (error) {
     await channel.close();
     await workflows.stop();
+    stopWaiting.abort();
     await components.close();
     throw error;
   }
@@ -124,6 +146,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     grpcPort: workflows.grpcPort,
     url: `http://127.0.0.1:${httpPort}`,
     async stop() {
+      stopWaiting.abort();
       await channel.close();
       await app.close();
       await workflows.stop();

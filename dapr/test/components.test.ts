@@ -184,8 +184,8 @@ describe('scopes', () => {
   });
 });
 
-describe('/v1.0/healthz/outbound', () => {
-  it('answers 204 once the components are loaded, before the app is up, so the app can read secrets while it starts', async () => {
+describe('/v1.0/healthz/outbound and /v1.0/healthz', () => {
+  it('answers 204 on /outbound once the components are loaded, before the app is up, so the app can read secrets while it starts; /v1.0/healthz only once the app is up, as daprd', async () => {
     const dir = resourcesDir({ 'secrets.yaml': componentYaml('envsecrets', 'secretstores.local.env') });
     const app = new TestApp();
     app.port = await freePort();
@@ -196,8 +196,12 @@ describe('/v1.0/healthz/outbound', () => {
     expect(await (await fetch(`${running.url}/v1.0/secrets/envsecrets/BOOT_TOKEN`)).json()).toEqual({ BOOT_TOKEN: 't0k3n' });
     // The app is not reachable yet; once it comes up, the same sidecar reaches it.
     expect((await fetch(`${running.url}/v1.0/invoke/starting/method/hello`)).status).toBe(500);
+    const notReady = await fetch(`${running.url}/v1.0/healthz`);
+    expect(notReady.status).toBe(500);
+    expect(await notReady.json()).toMatchObject({ errorCode: 'ERR_HEALTH_NOT_READY' });
     await app.start();
     try {
+      await expect.poll(async () => (await fetch(`${running.url}/v1.0/healthz`)).status, { timeout: 5_000 }).toBe(204);
       expect((await fetch(`${running.url}/v1.0/invoke/starting/method/hello`)).status).toBe(404);
       expect(app.received.map((request) => request.path)).toEqual(['/hello']);
     } finally {

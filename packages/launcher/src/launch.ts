@@ -27,13 +27,13 @@ function startManaged(kind: ManagedProcess['kind'], spec: AppSpec, env: Record<s
   return { kind, spec, env, port, current };
 }
 
-/** A sidecar as a process, with daprd's flags; ready when /v1.0/healthz answers. */
+/** A sidecar as a process, with daprd's flags; ready for its app when /v1.0/healthz/outbound answers (/v1.0/healthz waits for the app, as daprd's). */
 function sidecarSpec(plan: { app: AppSpec; httpPort: number; grpcPort: number; appPort: number }, resourcesPaths: string[], peers: string, logLevel: string): AppSpec {
   return {
     id: `${plan.app.id}-dapr`,
     dir: SIDECAR_DIR,
     port: plan.httpPort,
-    healthPath: '/v1.0/healthz',
+    healthPath: '/v1.0/healthz/outbound',
     daprHttpPort: plan.httpPort,
     daprGrpcPort: plan.grpcPort,
     command: [

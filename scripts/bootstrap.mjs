@@ -3,7 +3,8 @@
 // packageManager) when the machine lacks it, installs the workspace, then runs a root
 // script with that toolchain first on PATH. Plain JavaScript on purpose: it must run on
 // whatever Node (>= 18) the machine has. See docs/adr/0001-toolchain-bootstrap.md.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,4 +100,10 @@ const installArgs = ['install', '--frozen-lockfile', '--prefer-offline', ...(ins
 const installStatus = run('pnpm', installArgs, env);
 if (installStatus !== 0) fail(`pnpm install failed (exit ${installStatus})`);
 
-process.exit(run('pnpm', ['run', script, ...args], env));
+// The script runs as a child that this process waits for: Ctrl+C reaches the whole process group
+// and each part stops itself, so this process outlives it and reports how it ended; a signal sent
+// to this process alone (a supervisor's SIGTERM) is passed on.
+const child = spawn('pnpm', ['run', script, ...args], { cwd: root, stdio: 'inherit', env });
+child.once('error', (error) => fail(`pnpm could not start: ${error.message}`));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+child.once('exit', (code, signal) => process.exit(code ?? 128 + (constants.signals[signal] ?? 0)));

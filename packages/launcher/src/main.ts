@@ -100,5 +100,7 @@ const shutdown = () => {
     },
   );
 };
-process.once('SIGINT', shutdown);
-process.once('SIGTERM', shutdown);
+// `on`, not `once`: Ctrl+C reaches this process twice (from the terminal and forwarded by pnpm),
+// and a second signal without a handler would kill it in the middle of stopping.
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

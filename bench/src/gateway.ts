@@ -5,12 +5,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { readRunFile } from '@agora/launcher';
 import { barChart } from './chart.ts';
 import type { LoadResult, LoadRun } from './load.ts';
 import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
 import type { AgoraGatewayRun } from './agora-gateway.ts';
 import type { StockRun } from './stock-gateway.ts';
-import { accessToken, appPid, launchSystem, postGraphQL, processCpuMs, serviceToken, UNLIMITED } from './system.ts';
+import { accessToken, appPid, launchSystem, postGraphQL, processCpuMs, RUN_FILE, serviceToken, UNLIMITED } from './system.ts';
 
 const CONNECTIONS = 20;
 /** Targets take turns, ROUNDS times, so that other load on the machine falls on all of them alike. */
@@ -75,9 +76,16 @@ function combine(rounds: readonly Round[]): Measured {
   };
 }
 
+/**
+ * The Node options the run file gives the gateway app (a smaller young generation, ADR 0019):
+ * every gateway measured here runs with them, so that they differ in code only.
+ */
+const GATEWAY_NODE_OPTIONS = readRunFile(RUN_FILE).apps.find((app) => app.id === 'gateway')?.env['NODE_OPTIONS'];
+
 /** Forks a bench process, sends it `message` and resolves with its first answer (the child keeps running). */
-function forkChild<T>(file: string, message: unknown): { child: ChildProcess; answer: Promise<T> } {
-  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+function forkChild<T>(file: string, message: unknown, nodeOptions?: string): { child: ChildProcess; answer: Promise<T> } {
+  const env = nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions };
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], env });
   const answer = new Promise<T>((resolve, reject) => {
     child.once('message', (value) => resolve(value as T));
     child.once('exit', (code) => reject(new Error(`${file} exited with code ${String(code)}`)));
@@ -107,7 +115,7 @@ export async function run(): Promise<void> {
     const direct = Object.fromEntries(SUBGRAPHS.map((name) => [name, system.apps.find((app) => app.id === name)?.url ?? '']));
     const service = await serviceToken(system.issuer);
     const startStock = async (subgraphUrls: Record<string, string>): Promise<{ url: string; pid: number | undefined }> => {
-      const { child, answer } = forkChild<{ url: string }>('./stock-gateway.ts', { subgraphUrls, serviceToken: service } satisfies StockRun);
+      const { child, answer } = forkChild<{ url: string }>('./stock-gateway.ts', { subgraphUrls, serviceToken: service } satisfies StockRun, GATEWAY_NODE_OPTIONS);
       children.push(child);
       return { url: (await answer).url, pid: child.pid };
     };
@@ -116,7 +124,7 @@ export async function run(): Promise<void> {
     // The experiment: Agora's gateway code as launched (through the sidecar), with its default fetcher and with Node's fetch.
     const startAgora = async (telemetry: boolean, fetcher: AgoraGatewayRun['fetcher']): Promise<{ url: string; pid: number | undefined }> => {
       const env = { NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', OIDC_ISSUER_URL: system.issuer, DAPR_HTTP_PORT: new URL(gatewayApp.sidecarUrl).port, ...UNLIMITED };
-      const { child, answer } = forkChild<{ url: string }>('./agora-gateway.ts', { env, telemetry, fetcher } satisfies AgoraGatewayRun);
+      const { child, answer } = forkChild<{ url: string }>('./agora-gateway.ts', { env, telemetry, fetcher } satisfies AgoraGatewayRun, GATEWAY_NODE_OPTIONS);
       children.push(child);
       return { url: (await answer).url, pid: child.pid };
     };
@@ -213,7 +221,7 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
     [
       '# Gateway benchmark',
       '',
-      `${start.date}, \`pnpm bench gateway\` (bench/src/gateway.ts). One system launched as the end-to-end tests launch it (the machine's PostgreSQL, sidecars in the launcher's process, rate limits raised out of the way, LOG_LEVEL=warn, NODE_ENV=development as in dapr/dapr.yaml). Three gateways serve gateway/supergraph.graphql over the same four running subgraphs:`,
+      `${start.date}, \`pnpm bench gateway\` (bench/src/gateway.ts). One system launched as the end-to-end tests launch it (the machine's PostgreSQL, sidecars in the launcher's process, rate limits raised out of the way, LOG_LEVEL=warn, NODE_ENV=development as in dapr/dapr.yaml). Three gateways serve gateway/supergraph.graphql over the same four running subgraphs, each with the Node options dapr/dapr.yaml gives the gateway app (\`NODE_OPTIONS=${GATEWAY_NODE_OPTIONS ?? ''}\`):`,
       '',
       "- **Agora gateway**: gateway/src as launched, reaching subgraphs through its Dapr sidecar's service invocation (`/v1.0/invoke/<app>/method/graphql`), with its authentication, limits, rate-limit and telemetry plugins.",
       "- **stock, via the sidecar**: `@apollo/gateway` 2.14.4 in `@apollo/server` 5.5.1 `startStandaloneServer`, default plugins, a `RemoteGraphQLDataSource` whose `willSendRequest` forwards the Authorization header (or, for anonymous callers, the same role-less service token Agora's gateway sends: subgraphs refuse requests without one); it fetches subgraphs **the same way Agora's does**, through the gateway app's sidecar. This is the peer of the goal.",

@@ -26,5 +26,7 @@ export function createApolloClient(config: WebConfig, manager: UserManager): Apo
         User: { fields: { cart: { merge: true } } },
       },
     }),
+    // Pages poll (stock, orders, sagas, the inbox); a tab in the background asks nothing until shown again.
+    defaultOptions: { watchQuery: { skipPollAttempt: () => document.hidden } },
   });
 }

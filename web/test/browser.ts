@@ -74,6 +74,20 @@ export async function storeUser(page: Page, stored: StoredUser): Promise<void> {
   await page.evaluate(({ key, user }) => (globalThis as unknown as PageStorage).sessionStorage.setItem(key, JSON.stringify(user)), stored);
 }
 
+interface PageDocument {
+  document: EventTarget;
+}
+
+/** Makes the page believe its tab was sent to the background (or shown again), as the browser tells it: document.hidden and a visibilitychange event. */
+export async function setTabHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((value) => {
+    const { document } = globalThis as unknown as PageDocument;
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => value });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (value ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS_DIR, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS_DIR, `${name}.png`), fullPage: true });

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSagaSystem, type SagaSystem } from '../../gateway/test/saga-support.ts';
-import { accessibilityProblems, buildWebApp, launchChromium, screenshot, signIn, storedUser, storeUser, type User } from './browser.ts';
+import { accessibilityProblems, buildWebApp, launchChromium, screenshot, setTabHidden, signIn, storedUser, storeUser, type User } from './browser.ts';
 
 // The storefront and the operations console in Debian's Chromium, against the whole system as
 // `npm start` runs it (real tokens from the provider's login form, real sagas). What the pages show
@@ -250,7 +250,20 @@ describe('storefront and operations console in Chromium', () => {
     await payments.getByText(/payment-provider/).waitFor();
     await screenshot(page, 'admin-health');
     expect(await accessibilityProblems(page)).toEqual([]);
-  }, 30_000);
+
+    // A hidden tab polls nothing (the health report every 5 s, the inbox every 10 s), and starts again when shown.
+    const polls: string[] = [];
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path === '/admin/health' || path === '/graphql') polls.push(path);
+    });
+    await setTabHidden(page, true);
+    polls.length = 0;
+    await page.waitForTimeout(11_000);
+    expect(polls).toEqual([]);
+    await setTabHidden(page, false);
+    await expect.poll(() => polls.includes('/admin/health'), { timeout: 7_000 }).toBe(true);
+  }, 45_000);
 
   it('renews an expired access token with the refresh token when a tab is opened again', async () => {
     const page = await session('bob');

@@ -46,7 +46,10 @@ export function AdminHealthPage() {
 
   useEffect(() => {
     void load();
-    const timer = setInterval(() => void load(), REFRESH_MS);
+    // Each report costs the services a round of checks (and an audit line): none while the tab is hidden.
+    const timer = setInterval(() => {
+      if (!document.hidden) void load();
+    }, REFRESH_MS);
     return () => clearInterval(timer);
   }, [load]);
 

@@ -179,5 +179,3 @@ export class TestApp {
     }
   }
 }
-
-export { freePort } from '@agora/testing';

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '@agora/testing';
 import { supportedComponentTypes } from '../src/components/registry.ts';
 import { startSidecar, type RunningSidecar } from '../src/index.ts';
-import { componentYaml, freePort, quietSdkLogger, resourcesDir, TestApp } from './app-support.ts';
+import { componentYaml, quietSdkLogger, resourcesDir, TestApp } from './app-support.ts';
 
 // Loading components as daprd does: types it does not know stop the start, `secretKeyRef`s are
 // read from a local secret store, and `scopes` hide a component from other apps.

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { CommunicationProtocolEnum, DaprClient, DaprPubSubStatusEnum, DaprServer, LogLevel, type PubSubBulkPublishMessage } from '@dapr/dapr';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@agora/testing';
 import { startSidecar, type RunningSidecar } from '../src/index.ts';
-import { componentYaml, eventually, freePort, quietSdkLogger, resourcesDir, TestApp, type CloudEvent, type Received } from './app-support.ts';
+import { componentYaml, eventually, quietSdkLogger, resourcesDir, TestApp, type CloudEvent, type Received } from './app-support.ts';
 
 // Conformance of the publish API and the app channel (https://docs.dapr.io/reference/api/pubsub_api/),
 // driven through @dapr/dapr as apps drive daprd: a publisher app's DaprClient, a subscriber app

@@ -7,8 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CommunicationProtocolEnum, DaprClient, LogLevel } from '@dapr/dapr';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@agora/testing';
 import { startSidecar, type RunningSidecar } from '../src/index.ts';
-import { componentYaml, eventually, freePort, quietSdkLogger, resourcesDir } from './app-support.ts';
+import { componentYaml, eventually, quietSdkLogger, resourcesDir } from './app-support.ts';
 
 // pubsub.redis across a restart of Redis itself. The test runs its own redis-server (never the
 // shared one on 6379) with appendonly, as a deployment that keeps its streams would, and restarts

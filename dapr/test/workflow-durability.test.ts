@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { createTestDatabase, type TestDatabase } from '@agora/testing';
+import { createTestDatabase, freePort, type TestDatabase } from '@agora/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Empty, pb, Status, stringValue, type WorkItem } from '../src/workflow/proto.ts';
-import { freePort, startPrivatePostgres, type PrivatePostgres } from './fixtures/private-postgres.ts';
+import { startPrivatePostgres, type PrivatePostgres } from './fixtures/private-postgres.ts';
 import { taskHub, TaskHubClient } from './fixtures/task-hub-client.ts';
 import { actorStoreYaml, eventually } from './workflow-support.ts';
 

@@ -27,7 +27,6 @@ async function listen(app: FastifyInstance): Promise<string> {
 /** A subgraph-like app: the shared server with its health endpoints, and /graphql beside them. */
 const subgraph = (service: string | undefined, readiness: () => Promise<void>) => listen(createHttpServer({ logger, readiness, ...(service ? { health: { service } } : {}) }));
 
-
 async function gateway(subgraphUrls: ReadonlyMap<string, string>, readiness: SystemHealthOptions['readiness']): Promise<string> {
   const env = loadEnv({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', OIDC_ISSUER_URL: issuer.issuer });
   const app = createHttpServer({ logger, readiness });

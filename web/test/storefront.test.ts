@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSagaSystem, type SagaSystem } from '../../gateway/test/saga-support.ts';
-import { accessibilityProblems, buildWebApp, launchChromium, screenshot, setTabHidden, signIn, storedUser, storeUser, type User } from './browser.ts';
+import { accessibilityProblems, buildWebApp, launchChromium, screenshot, setTabHidden, signIn, storedUser, storeUser, type StoredUser, type User } from './browser.ts';
 
 // The storefront and the operations console in Debian's Chromium, against the whole system as
 // `npm start` runs it (real tokens from the provider's login form, real sagas). What the pages show
@@ -69,6 +69,14 @@ async function newContext(options: { viewport?: { width: number; height: number 
 }
 
 const session = async (user: User) => signIn(await newContext(), shopUrl, user);
+
+/** A signed-in tab on the orders page, with the session's tokens stored as the app keeps them. */
+async function ordersPage(user: User): Promise<{ page: Page; stored: StoredUser }> {
+  const page = await session(user);
+  await page.getByRole('link', { name: 'Orders' }).click();
+  await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+  return { page, stored: await storedUser(page) };
+}
 
 async function findProduct(page: Page, search: string, id: string) {
   await page.getByRole('link', { name: 'Catalog' }).click();
@@ -266,11 +274,8 @@ describe('storefront and operations console in Chromium', () => {
   }, 45_000);
 
   it('renews an expired access token with the refresh token when a tab is opened again', async () => {
-    const page = await session('bob');
-    await page.getByRole('link', { name: 'Orders' }).click();
-    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
     // What a tab left for longer than the token's 5 minutes holds: the same tokens, past their expiry.
-    const stored = await storedUser(page);
+    const { page, stored } = await ordersPage('bob');
     await storeUser(page, { ...stored, user: { ...stored.user, expires_at: Math.floor(Date.now() / 1000) - 60 } });
     await page.reload();
     await page.getByText('Signed in as bob').waitFor();
@@ -281,11 +286,8 @@ describe('storefront and operations console in Chromium', () => {
   }, 30_000);
 
   it('tells a customer whose token the API refuses that the session expired, and signs in again', async () => {
-    const page = await session('bob');
-    await page.getByRole('link', { name: 'Orders' }).click();
-    await page.getByRole('heading', { name: 'Your orders' }).waitFor();
     // A token the issuer did not sign (as after its keys changed): the stored one with its signature broken.
-    const stored = await storedUser(page);
+    const { page, stored } = await ordersPage('bob');
     const [header, payload] = stored.user.access_token.split('.');
     await storeUser(page, { ...stored, user: { ...stored.user, access_token: `${header}.${payload}.c2lnbmF0dXJl` } });
     await page.reload();

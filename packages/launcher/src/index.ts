@@ -2,5 +2,4 @@ export { launch } from './launch.ts';
 export type { LaunchEvent, LaunchOptions, RunningSystem } from './launch.ts';
 export { startEmbeddedPostgres } from './postgres.ts';
 export { readRunFile } from './run-file.ts';
-export type { AppSpec, RunFile } from './run-file.ts';
 export type { DatabaseServer } from './postgres.ts';

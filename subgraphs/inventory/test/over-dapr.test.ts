@@ -15,7 +15,6 @@ import { createProduct, eventually, failureOf, newOrderId, serviceTokenOf } from
 
 const embeddedComponents = fileURLToPath(new URL('../../../dapr/components-embedded', import.meta.url));
 
-
 let subgraph: TestSubgraph<Context>;
 let inventorySidecar: RunningSidecar;
 let ordersSidecar: RunningSidecar;

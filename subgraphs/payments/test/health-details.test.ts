@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSubgraph, type HealthDetails, type RunningSubgraph } from '@agora/service';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
-import { createTestDatabase, startTestIssuer, tempDir, type TestDatabase, type TestIssuer } from '@agora/testing';
+import { createTestDatabase, freePort, startTestIssuer, tempDir, type TestDatabase, type TestIssuer } from '@agora/testing';
 import type { Context } from '../src/context.ts';
 import { loadEnv } from '../src/env.ts';
 import { createPaymentsSubgraph, type PaymentsSubgraph } from '../src/subgraph.ts';
-import { chargeOf, eventually, failureOf, freePort, newOrderId, paymentsClient, serviceTokenOf, type PaymentsClient } from './utils.ts';
+import { chargeOf, eventually, failureOf, newOrderId, paymentsClient, serviceTokenOf, type PaymentsClient } from './utils.ts';
 
 // Payments' /health/details as the gateway reads it: started as src/index.ts starts it, beside its
 // own local sidecar, whose outbound pub/sub breaker it reports with the provider's own breaker.

@@ -3,8 +3,9 @@ import type { TRPCClient } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInternalClient, domainCodeOf } from '@agora/internal-api';
 import { startSidecar, type RunningSidecar } from '@agora/sidecar';
+import { freePort } from '@agora/testing';
 import type { PaymentsRouter } from '../src/internal/router.ts';
-import { chargeOf, eventually, failureOf, freePort, newOrderId, serviceTokenOf, startPayments, type TestPayments } from './utils.ts';
+import { chargeOf, eventually, failureOf, newOrderId, serviceTokenOf, startPayments, type TestPayments } from './utils.ts';
 
 // The way the order saga reaches payments: a typed client on the orders app's sidecar, Dapr
 // service invocation to payments' sidecar, then /trpc on the payments app; and the way payment

@@ -114,5 +114,3 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
-
-export { freePort } from '@agora/testing';

@@ -436,16 +436,21 @@ export class WorkflowStore {
 
   async transaction<T>(work: (tx: StoreTransaction, client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A connection whose ROLLBACK failed is in no known state: the pool discards it.
+    let broken = false;
     try {
       await client.query('BEGIN');
       const result = await work(new StoreTransaction(client, this.#appId), client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      broken = await client.query('ROLLBACK').then(
+        () => false,
+        () => true,
+      );
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 

@@ -171,6 +171,21 @@ async function startEnvironmentOnce(name: string, env: Record<string, string> | 
   }
 }
 
+/** PostgreSQL's view of every session (a stuck pool shows as sessions idle in a transaction, or none at all). */
+async function noteSessions(db: Databases, note: (line: string) => void): Promise<void> {
+  try {
+    const rows = await db.query<Record<string, unknown>>(
+      'dapr',
+      `select datname, state, wait_event_type, wait_event, extract(epoch from now() - xact_start)::int as xact_seconds, left(query, 100) as query
+         from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() order by datname, state`,
+    );
+    note(`${rows.length} PostgreSQL sessions at the deadline:`);
+    for (const row of rows) note(`  ${JSON.stringify(row)}`);
+  } catch (error) {
+    note(`PostgreSQL sessions not read: ${String(error)}`);
+  }
+}
+
 export const logFileFor = (settings: RunSettings, scenario: Scenario): string => {
   mkdirSync(settings.logDir, { recursive: true });
   return join(settings.logDir, `${scenario.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.log`);
@@ -209,6 +224,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
     settings.log(`${scenario.name}: waiting for every saga and event to settle`);
     report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);
     note(`settled ${JSON.stringify(report.settled)}`);
+    if (!report.settled.settled) await noteSessions(db, note);
     report.invariants = await checkInvariants(db, events, baseline, report.load.placed);
     report.outcomes = await orderOutcomes(db, baseline);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM, type EntitySchema, type Options } from '@mikro-orm/postgresql';
 import { SeedManager, type Seeder } from '@mikro-orm/seeder';
-import type { MigrationObject } from '@mikro-orm/core';
+import { DefaultLogger, type LogContext, type LoggerOptions, type MigrationObject } from '@mikro-orm/core';
 import type { Logger } from './logger.ts';
 
 /** What a service contributes to its database: entities, migrations, seed data. */
@@ -12,6 +12,28 @@ export interface DatabaseModule {
   /** Folder new migrations are written to by `migration:create`. */
   migrationsPath: string;
   seeder?: new () => Seeder;
+}
+
+/**
+ * MikroORM's output in the service log: queries and discovery at debug (when debug is on), its
+ * warnings and errors always. DefaultLogger drops every namespace unless debug mode is on, which
+ * hid a dropped connection and a failed ROLLBACK from a service running at `warn`.
+ */
+class OrmLogger extends DefaultLogger {
+  readonly #target: Logger;
+
+  constructor(options: LoggerOptions, target: Logger) {
+    super(options);
+    this.#target = target;
+  }
+
+  override warn(namespace: string, message: string, context?: LogContext): void {
+    this.#target.warn({ orm: namespace, ...(context?.label ? { label: context.label } : {}) }, message);
+  }
+
+  override error(namespace: string, message: string, context?: LogContext): void {
+    this.#target.error({ orm: namespace, ...(context?.label ? { label: context.label } : {}) }, message);
+  }
 }
 
 export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logger, poolMax = 5): Options {
@@ -29,7 +51,12 @@ export function ormOptions(db: DatabaseModule, clientUrl: string, logger?: Logge
       allOrNothing: true,
     },
     pool: { min: 0, max: poolMax },
-    ...(logger ? { logger: (message: string) => logger.debug(message), debug: logger.isLevelEnabled('debug') } : {}),
+    ...(logger
+      ? {
+          loggerFactory: (options: LoggerOptions) => new OrmLogger({ ...options, writer: (message) => logger.debug(message) }, logger),
+          debug: logger.isLevelEnabled('debug'),
+        }
+      : {}),
   });
 }
 

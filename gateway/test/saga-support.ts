@@ -113,7 +113,10 @@ export async function startSagaSystem(extraEnv: Record<string, string>): Promise
     order,
     orderWhen,
     async settled(as, id, timeoutMs = 30_000) {
-      const view = await orderWhen(as, id, (current) => ['COMPLETED', 'FAILED', 'TERMINATED'].includes(current.saga.runtimeStatus ?? ''), timeoutMs);
+      // One response reads the order before the workflow's runtime status, so it can show a saga
+      // that has just COMPLETED beside the order as it was a moment before: wait for both.
+      const done = (current: OrderView) => (current.saga.runtimeStatus === 'COMPLETED' ? current.status !== 'PENDING' : ['FAILED', 'TERMINATED'].includes(current.saga.runtimeStatus ?? ''));
+      const view = await orderWhen(as, id, done, timeoutMs);
       if (view.saga.runtimeStatus !== 'COMPLETED') throw new Error(`the saga of ${id} is ${view.saga.runtimeStatus}`);
       return view;
     },

@@ -80,7 +80,10 @@ for (const method of values.methods.split(',').filter(Boolean)) {
       if (seen.get(step.name) !== line) console.log(`  ${line}`);
       seen.set(step.name, line);
     }
-    if (order.saga.runtimeStatus !== 'RUNNING' && order.saga.runtimeStatus !== 'PENDING') {
+    // The response reads the order before the workflow's status: a saga that has just completed
+    // can still show beside the order as it was a moment before.
+    const ended = order.saga.runtimeStatus !== 'RUNNING' && order.saga.runtimeStatus !== 'PENDING';
+    if (ended && !(order.saga.runtimeStatus === 'COMPLETED' && order.status === 'PENDING')) {
       console.log(`  ⇒ ${order.status}${order.statusReason ? ` (${order.statusReason})` : ''}; saga ${order.saga.runtimeStatus ?? 'gone'}`);
       break;
     }

@@ -181,7 +181,7 @@ export type Saga = {
   currentStep: Maybe<Scalars['String']['output']>;
   order: Order;
   orderId: Scalars['ID']['output'];
-  /** The workflow's runtime status in Dapr (RUNNING, COMPLETED, FAILED, TERMINATED, ...), if it still exists. */
+  /** The workflow's runtime status in Dapr (RUNNING, COMPLETED, FAILED, TERMINATED, ...), if it still exists. Read after the order, so it can be COMPLETED for a moment while the order's status read in the same response is still PENDING: wait for both. */
   runtimeStatus: Maybe<Scalars['String']['output']>;
   status: SagaStatus;
   steps: Array<SagaStep>;

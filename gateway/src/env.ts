@@ -38,6 +38,11 @@ const schema = z.object({
   DAPR_HTTP_PORT: z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535).optional(),
   /** `dapr` (through the sidecar; the default when DAPR_HTTP_PORT is set) or `direct` (the URLs above). */
   SUBGRAPH_TRANSPORT: z.enum(['dapr', 'direct'], { message: 'expected dapr or direct' }).optional(),
+  /**
+   * An anonymous caller's query joins an identical subgraph fetch already in flight instead of
+   * sending its own (docs/adr/0021); `false` sends every fetch.
+   */
+  SUBGRAPH_SHARE_ANONYMOUS_QUERIES: envField.boolean(true),
   /** The built web app (web/dist) served at /shop/; unset: the repository's web/dist. */
   WEB_ROOT: z.string().min(1).optional(),
   /** The browser's public OIDC client (authorization code with PKCE). */

@@ -14,7 +14,7 @@ import { refusalHandler } from './http-errors.ts';
 import { queryLimits } from './limits.ts';
 import { operationResolutionPlugin } from './operation-resolution.ts';
 import { registerRateLimit } from './rate-limit.ts';
-import { SubgraphDataSource } from './subgraph-data-source.ts';
+import { mayShareFetch, SubgraphDataSource } from './subgraph-data-source.ts';
 import { createSubgraphFetcher } from './subgraph-fetcher.ts';
 import { subgraphs, supergraphPath, type SubgraphName } from './supergraph.ts';
 import { registerSystemHealth, SYSTEM_HEALTH_PATH } from './system-health.ts';
@@ -53,7 +53,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const serviceTokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.GATEWAY_CLIENT_ID, clientSecret: env.GATEWAY_CLIENT_SECRET });
   const subgraphUrls = new Map(subgraphs.map(({ name, url }) => [name as string, subgraphUrl(env, name, url)]));
 
-  const fetcher = createSubgraphFetcher();
+  const fetcher = createSubgraphFetcher({ shareable: env.SUBGRAPH_SHARE_ANONYMOUS_QUERIES ? mayShareFetch : undefined });
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl ?? readFileSync(supergraphPath, 'utf8'),
     buildService: ({ name, url }) => new SubgraphDataSource({ url: subgraphUrls.get(name) ?? url, fetcher: fetcher.fetch }),

@@ -4,9 +4,11 @@
 // watching adds no load to what is measured).
 //   node bench/src/saga.ts   (or `pnpm bench saga`)
 import { randomUUID } from 'node:crypto';
+import { availableParallelism as availableCores } from 'node:os';
+import { readRunFile } from '@agora/launcher';
 import { barChart } from './chart.ts';
 import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
-import { accessToken, connectDatabase, launchSystem, postGraphQL } from './system.ts';
+import { accessToken, appPid, connectDatabase, launchSystem, postGraphQL, processCpuMs, RUN_FILE, type BenchSystem } from './system.ts';
 
 const CONCURRENCY = 30;
 const WARMUP = 30;
@@ -28,6 +30,35 @@ interface Outcome {
   placed: number;
   status: string;
   confirmedAt: number;
+}
+
+/** Where the CPU of a saga goes: each app, this process (the launcher's sidecars and the load), PostgreSQL's backends. */
+interface CpuShare {
+  name: string;
+  ms: number;
+}
+
+/** CPU time used so far by each part of the system, ms. PostgreSQL: the backends serving the system's databases now. */
+async function cpuSample(system: BenchSystem, pids: Map<string, number>, database: Awaited<ReturnType<typeof connectDatabase>>): Promise<Map<string, number>> {
+  const sample = new Map<string, number>();
+  for (const [name, pid] of pids) sample.set(name, processCpuMs(pid) ?? Number.NaN);
+  const usage = process.cpuUsage();
+  sample.set('bench process: sidecars, launcher, load', (usage.user + usage.system) / 1_000);
+  const { rows } = await database.query<{ pid: number }>('select pid from pg_stat_activity where datname like $1 and pid <> pg_backend_pid()', [`${system.prefix}%`]);
+  for (const { pid } of rows) sample.set(`postgres ${pid}`, processCpuMs(pid) ?? Number.NaN);
+  return sample;
+}
+
+/** CPU per part between two samples; PostgreSQL backends summed (those present in both). */
+function cpuBetween(before: Map<string, number>, after: Map<string, number>): CpuShare[] {
+  const shares = new Map<string, number>();
+  for (const [name, end] of after) {
+    const begin = before.get(name);
+    if (begin === undefined || Number.isNaN(begin) || Number.isNaN(end)) continue;
+    const key = name.startsWith('postgres ') ? 'PostgreSQL backends' : name;
+    shares.set(key, (shares.get(key) ?? 0) + end - begin);
+  }
+  return [...shares].map(([name, ms]) => ({ name, ms }));
 }
 
 export async function run(): Promise<void> {
@@ -88,18 +119,21 @@ export async function run(): Promise<void> {
 
     process.stdout.write(`${WARMUP} orders to warm up, then ${COUNT} with pm_card_visa, ${CONCURRENCY} in flight (at most ${MAX_SECONDS} s)…\n`);
     await drive(WARMUP, performance.now() + 60_000);
+    const pids = new Map(readRunFile(RUN_FILE).apps.flatMap((app) => (system.apps.some(({ id }) => id === app.id) ? [[app.id, appPid(process.pid, app.dir)] as const] : [])).filter((entry): entry is [string, number] => entry[1] !== undefined));
+    const cpuBefore = await cpuSample(system, pids, database);
     const began = performance.now();
     const outcomes = await drive(COUNT, began + MAX_SECONDS * 1_000);
     stopPolling.abort();
     await poller;
+    const cpu = cpuBetween(cpuBefore, await cpuSample(system, pids, database));
     await database.end();
-    report(outcomes, began, start);
+    report(outcomes, began, start, cpu);
   } finally {
     await system.remove();
   }
 }
 
-function report(outcomes: Outcome[], began: number, start: ReturnType<typeof runStart>): void {
+function report(outcomes: Outcome[], began: number, start: ReturnType<typeof runStart>, cpu: CpuShare[]): void {
   const confirmed = outcomes.filter((outcome) => outcome.status === 'CONFIRMED');
   const seconds = (Math.max(...outcomes.map((outcome) => outcome.confirmedAt)) - began) / 1_000;
   const throughput = confirmed.length / seconds;
@@ -119,7 +153,14 @@ function report(outcomes: Outcome[], began: number, start: ReturnType<typeof run
   );
   const host = machine(start);
   const outcome = `${confirmed.length} of ${COUNT} orders confirmed in ${seconds.toFixed(1)} s${others.length > 0 ? `; others: ${others.join(', ')}` : ''}.`;
-  process.stdout.write(`\n${summary}\n\n${outcome}\n${host}\n`);
+  const totalCpu = cpu.reduce((sum, share) => sum + share.ms, 0);
+  const perSaga = (ms: number) => (confirmed.length === 0 ? '?' : (ms / confirmed.length).toFixed(1));
+  const cpuTable = table(
+    ['process', 'CPU ms per confirmed saga', 'share'],
+    [...cpu.sort((a, b) => b.ms - a.ms).map((share) => [share.name, perSaga(share.ms), `${((100 * share.ms) / totalCpu).toFixed(0)} %`]), ['all', perSaga(totalCpu), '100 %']],
+  );
+  const budget = `${GOAL.throughput} sagas/s on ${availableCores()} cores leaves ${((availableCores() * 1_000) / GOAL.throughput).toFixed(0)} ms of CPU per saga.`;
+  process.stdout.write(`\n${summary}\n\n${outcome}\n\n${cpuTable}\n\n${budget}\n${host}\n`);
   const chart = writeResult(
     'saga.svg',
     barChart({
@@ -143,6 +184,12 @@ function report(outcomes: Outcome[], began: number, start: ReturnType<typeof run
       summary,
       '',
       outcome,
+      '',
+      '## Where the CPU goes',
+      '',
+      `CPU time (user + system, from /proc) over the measured run, divided by the confirmed sagas: each app process, this bench process (the launcher with every app's Dapr sidecar in it, plus the load and the poller), and the PostgreSQL backends serving the system's databases (PostgreSQL's own background processes not counted). ${budget}`,
+      '',
+      cpuTable,
       '',
       "Dapr's figures are for its own workflow test (5 chained activities, 30 concurrent, no HTTP or GraphQL in front); a saga here is more work per instance (reserve stock, charge, confirm, outbox events). bench/results/workflow.md measures the local sidecar's workflow engine on that same test.",
       '',

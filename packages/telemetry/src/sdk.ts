@@ -27,9 +27,9 @@ export interface TelemetryOptions {
   /**
    * What to patch when nothing is exported (no OTEL_* exporter, no `spanProcessors`): `all` (the
    * default), or `server`: no library; each incoming HTTP request only runs in a trace context of
-   * its own (request-context.ts), so logs and exemplars keep trace ids and a traceparent the process
-   * propagates by hand (as the gateway's subgraph data source does) still names this hop, without
-   * server, client, GraphQL and database spans that nobody would see.
+   * its own, and the node:http and fetch requests made inside it carry that context on
+   * (request-context.ts), so logs and exemplars keep one trace id across services, without
+   * server, client, GraphQL and database spans that nobody would see (ADR 0022).
    */
   unexportedInstrumentations?: 'all' | 'server';
   /** Replaces the exporter chosen from OTEL_* (tests: an in-memory exporter). */

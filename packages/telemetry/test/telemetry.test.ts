@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counter, currentTraceparent, histogram, inSpan, recordSpansInMemory, registry, scrape, traceIdOf, tracesExportConfigured, type SpanRecorder } from '../src/index.ts';
@@ -105,6 +106,55 @@ describe('trace context of incoming requests when nothing is exported', () => {
     } finally {
       stopPropagatingRequestContext();
       server.close();
+    }
+  });
+});
+
+describe('trace context of outgoing requests when nothing is exported', () => {
+  it('hands the request’s trace context on to the fetch and node:http requests made inside it, and none outside', async () => {
+    const http = await import('node:http');
+    const { propagateRequestContext, stopPropagatingRequestContext } = await import('../src/request-context.ts');
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    };
+    // The next service: answers with the traceparent it received.
+    const next = http.createServer((request, response) => response.end(request.headers.traceparent ?? 'none'));
+    const nextUrl = await listen(next);
+    const viaHttp = (headers: Record<string, string> = {}) =>
+      new Promise<string>((resolve, reject) => {
+        http
+          .get(`${nextUrl}/work`, { headers }, (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => resolve(body));
+          })
+          .on('error', reject);
+      });
+    // This service: calls the next one with fetch, with node:http, and with a traceparent of its own.
+    const own = `00-${'12'.repeat(16)}-${'34'.repeat(8)}-01`;
+    const service = http.createServer((_request, response) => {
+      void (async () => {
+        const seen = { mine: currentTraceparent(), fetch: await (await fetch(`${nextUrl}/work`)).text(), http: await viaHttp(), given: await (await fetch(`${nextUrl}/work`, { headers: { traceparent: own } })).text() };
+        response.end(JSON.stringify(seen));
+      })();
+    });
+    propagateRequestContext(/^\/health\//);
+    try {
+      const url = await listen(service);
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const seen = (await (await fetch(`${url}/graphql`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })).json()) as Record<string, string>;
+      expect(seen['mine']).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      expect(seen['fetch']).toBe(seen['mine']);
+      expect(seen['http']).toBe(seen['mine']);
+      expect(seen['given']).toBe(own);
+      // Outside any request (background work): nothing to hand on.
+      expect(await (await fetch(`${nextUrl}/work`)).text()).toBe('none');
+      expect(await viaHttp()).toBe('none');
+    } finally {
+      stopPropagatingRequestContext();
+      service.close();
+      next.close();
     }
   });
 });

@@ -18,6 +18,8 @@ const env = (() => {
         OIDC_PORT: envField.port(8080),
         EMBEDDED_POSTGRES_PORT: envField.port(5433),
         AGORA_DATA_DIR: z.string().min(1).default(`${root}.data`),
+        /** `run-file`: the apps' and sidecars' ports in dapr/dapr.yaml; `auto`: free ones (a second copy beside the first, tests). */
+        AGORA_PORTS: z.enum(['run-file', 'auto'], { message: 'expected run-file or auto' }).default('run-file'),
         LOG_LEVEL: envField.logLevel(),
         NODE_ENV: envField.nodeEnv(),
       }),
@@ -62,7 +64,7 @@ try {
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     oidcPort: env.OIDC_PORT,
     embeddedPostgresPort: env.EMBEDDED_POSTGRES_PORT,
-    ports: 'run-file',
+    ports: env.AGORA_PORTS,
     extraEnv: { LOG_LEVEL: env.LOG_LEVEL, NODE_ENV: env.NODE_ENV },
     onEvent,
   });
@@ -93,13 +95,22 @@ const shutdown = () => {
   stopping = true;
   say('Agora: stopping');
   system.stop().then(
-    () => shutdownTelemetry().then(() => process.exit(0)),
+    () => {
+      say('Agora: stopped');
+      return shutdownTelemetry().then(() => process.exit(0));
+    },
     (error: unknown) => {
       process.stderr.write(`Agora: error while stopping: ${String(error)}\n`);
       process.exit(1);
     },
   );
 };
+// embedded-postgres (async-exit-hook) stops its servers and exits the process on SIGINT and
+// SIGTERM: PostgreSQL would go away under the apps and sidecars while they are still stopping, and
+// the process could exit before they have. The launcher stops everything itself, PostgreSQL last
+// (the library's 'exit' hook stays, as a last resort).
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 // `on`, not `once`: Ctrl+C reaches this process twice (from the terminal and forwarded by pnpm),
 // and a second signal without a handler would kill it in the middle of stopping.
 process.on('SIGINT', shutdown);

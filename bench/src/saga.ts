@@ -38,14 +38,18 @@ interface CpuShare {
   ms: number;
 }
 
-/** CPU time used so far by each part of the system, ms. PostgreSQL: the backends serving the system's databases now. */
+/** CPU time used so far by each part of the system, ms (processes gone are left out). PostgreSQL: the backends serving the system's databases now. */
 async function cpuSample(system: BenchSystem, pids: Map<string, number>, database: Awaited<ReturnType<typeof connectDatabase>>): Promise<Map<string, number>> {
   const sample = new Map<string, number>();
-  for (const [name, pid] of pids) sample.set(name, processCpuMs(pid) ?? Number.NaN);
+  const record = (name: string, pid: number) => {
+    const ms = processCpuMs(pid);
+    if (ms !== undefined) sample.set(name, ms);
+  };
+  for (const [name, pid] of pids) record(name, pid);
   const usage = process.cpuUsage();
   sample.set('bench process: sidecars, launcher, load', (usage.user + usage.system) / 1_000);
   const { rows } = await database.query<{ pid: number }>('select pid from pg_stat_activity where datname like $1 and pid <> pg_backend_pid()', [`${system.prefix}%`]);
-  for (const { pid } of rows) sample.set(`postgres ${pid}`, processCpuMs(pid) ?? Number.NaN);
+  for (const { pid } of rows) record(`postgres ${pid}`, pid);
   return sample;
 }
 
@@ -54,7 +58,7 @@ function cpuBetween(before: Map<string, number>, after: Map<string, number>): Cp
   const shares = new Map<string, number>();
   for (const [name, end] of after) {
     const begin = before.get(name);
-    if (begin === undefined || Number.isNaN(begin) || Number.isNaN(end)) continue;
+    if (begin === undefined) continue;
     const key = name.startsWith('postgres ') ? 'PostgreSQL backends' : name;
     shares.set(key, (shares.get(key) ?? 0) + end - begin);
   }
@@ -119,7 +123,12 @@ export async function run(): Promise<void> {
 
     process.stdout.write(`${WARMUP} orders to warm up, then ${COUNT} with pm_card_visa, ${CONCURRENCY} in flight (at most ${MAX_SECONDS} s)…\n`);
     await drive(WARMUP, performance.now() + 60_000);
-    const pids = new Map(readRunFile(RUN_FILE).apps.flatMap((app) => (system.apps.some(({ id }) => id === app.id) ? [[app.id, appPid(process.pid, app.dir)] as const] : [])).filter((entry): entry is [string, number] => entry[1] !== undefined));
+    // Each app's process, found by its working directory among this process's children.
+    const pids = new Map<string, number>();
+    for (const app of readRunFile(RUN_FILE).apps) {
+      const pid = appPid(process.pid, app.dir);
+      if (pid !== undefined) pids.set(app.id, pid);
+    }
     const cpuBefore = await cpuSample(system, pids, database);
     const began = performance.now();
     const outcomes = await drive(COUNT, began + MAX_SECONDS * 1_000);

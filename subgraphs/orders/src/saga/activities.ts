@@ -47,6 +47,10 @@ const STEP_ENDED = 'update saga_steps set status = ?, ended_at = now(), error = 
 const STEP_DONE = `insert into saga_steps (order_id, name, compensation, status, error, attempts, started_at, ended_at) values (?, ?, ?, ?, ?, 1, now(), clock_timestamp())
   on conflict (order_id, name) do update set attempts = saga_steps.attempts + 1, status = excluded.status, error = excluded.error, ended_at = excluded.ended_at`;
 
+/** A step's recorded status and error, from its outcome. */
+const statusOf = (outcome: Outcome<unknown>) => (outcome.ok ? SagaStepStatus.SUCCEEDED : outcome.rejected ? SagaStepStatus.REJECTED : SagaStepStatus.FAILED);
+const errorOf = (outcome: Outcome<unknown>) => (outcome.ok ? null : outcome.message);
+
 /** An activity as the runtime registers it: its input is whatever the workflow scheduled it with (contract.ts). */
 type ActivityFunction = (context: WorkflowActivityContext, input: unknown) => Promise<unknown>;
 
@@ -77,9 +81,6 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
       return outcome;
     });
   }
-
-  const statusOf = (outcome: Outcome<unknown>) => (outcome.ok ? SagaStepStatus.SUCCEEDED : outcome.rejected ? SagaStepStatus.REJECTED : SagaStepStatus.FAILED);
-  const errorOf = (outcome: Outcome<unknown>) => (outcome.ok ? null : outcome.message);
 
   /** A step that calls a participant: its row says RUNNING while the call is in flight. */
   function participantStep<T>(activity: string, input: StepInput, call: () => Promise<Outcome<T>>): Promise<Outcome<T>> {

@@ -298,7 +298,8 @@ describe('storefront and operations console in Chromium', () => {
     await alert.getByRole('button', { name: /Sign in again/ }).click();
     await page.getByText('Signed in as bob').waitFor();
     await page.getByRole('heading', { name: 'Your orders' }).waitFor();
-    expect(await page.locator('[role="alert"]').count()).toBe(0);
+    const alerts = await page.locator('[role="alert"]').allTextContents();
+    expect(alerts.length, JSON.stringify(alerts)).toBe(0);
   }, 30_000);
 
   it('works on a phone-sized screen', async () => {

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { passwordGrant } from '@agora/keycloak';
-import { launch, type RunningSystem } from '@agora/launcher';
+import { launch, readRunFile, type RunningSystem } from '@agora/launcher';
 import { dropDatabases, testServerUrl } from '@agora/testing';
 
 export const RUN_FILE = fileURLToPath(new URL('../../dapr/dapr.yaml', import.meta.url));
@@ -21,6 +21,17 @@ export interface BenchSystem extends RunningSystem {
   remove(): Promise<void>;
 }
 
+/**
+ * BENCH_NODE_OPTIONS: Node flags added, for this run, to the NODE_OPTIONS dapr/dapr.yaml gives
+ * every app, e.g. `--cpu-prof --cpu-prof-dir=/tmp/profiles` for a CPU profile of each app.
+ */
+function appNodeOptions(): Record<string, string> {
+  const extra = process.env['BENCH_NODE_OPTIONS'];
+  if (!extra) return {};
+  const configured = readRunFile(RUN_FILE).apps[0]?.env['NODE_OPTIONS'] ?? '';
+  return { NODE_OPTIONS: `${configured} ${extra}`.trim() };
+}
+
 export async function launchSystem(extraEnv: Record<string, string> = {}): Promise<BenchSystem> {
   const prefix = `bench_${randomBytes(3).toString('hex')}`;
   const drop = () => dropDatabases(DATABASES.map((name) => `${prefix}_agora_${name}`));
@@ -32,7 +43,7 @@ export async function launchSystem(extraEnv: Record<string, string> = {}): Promi
       databaseUrl: testServerUrl().href,
       databasePrefix: prefix,
       ports: 'auto',
-      extraEnv: { LOG_LEVEL: 'warn', ...UNLIMITED, ...extraEnv },
+      extraEnv: { LOG_LEVEL: 'warn', ...UNLIMITED, ...appNodeOptions(), ...extraEnv },
     });
   } catch (error) {
     await drop();

@@ -4,7 +4,6 @@ import type { Logger } from '@agora/service';
 import { User } from '../user/user.entity.ts';
 import { DeliveryChannel, DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
 import { maskAddress, type NotificationSender } from './notification-sender.ts';
-import { Notification } from './notification.entity.ts';
 
 // Sending is outside the transaction that stores a notification: a sender that fails or hangs
 // never costs the user the notification. Each delivery row records what happened; a PENDING row
@@ -13,7 +12,8 @@ import { Notification } from './notification.entity.ts';
 export const MAX_DELIVERY_ATTEMPTS = 3;
 
 interface DeliveryFilter {
-  notification?: string;
+  /** The notification made from this event. */
+  eventId?: string;
   status?: DeliveryStatus;
   updatedAt?: { $lt: Date };
 }
@@ -24,9 +24,12 @@ export interface DeliveryDeps {
   logger: Logger;
 }
 
-/** One attempt: SENT, FAILED (with the error) or SKIPPED (no address); changes are flushed by the caller's transaction. */
+/**
+ * One attempt: SENT, FAILED (with the error) or SKIPPED (no address); changes are flushed by the
+ * caller's transaction. The delivery comes with its notification loaded.
+ */
 async function attempt(tx: EntityManager, delivery: NotificationDeliveryEntity, { sender, logger }: DeliveryDeps): Promise<void> {
-  const notification = await tx.findOneOrFail(Notification, { id: delivery.notification.id });
+  const notification = delivery.notification;
   const user = await tx.findOne(User, { id: notification.userId });
   const sms = delivery.channel === DeliveryChannel.SMS;
   const to = sms ? user?.phoneNumber : user?.email;
@@ -49,14 +52,22 @@ async function attempt(tx: EntityManager, delivery: NotificationDeliveryEntity, 
   }
 }
 
-/** Claims unfinished deliveries matching `where` (skipping any another instance is working on) and attempts each. */
-async function attemptMatching(deps: DeliveryDeps, where: DeliveryFilter, limit: number): Promise<number> {
+/**
+ * Claims unfinished deliveries matching `where` (skipping any another instance is working on),
+ * with their notifications in the same query, and attempts each. Only the delivery rows are
+ * locked: a notification stays readable, and can be marked read, while it is being sent.
+ */
+async function attemptMatching(deps: DeliveryDeps, { eventId, ...where }: DeliveryFilter, limit: number): Promise<number> {
   return deps.em.fork().transactional(async (tx) => {
-    const deliveries = await tx.find(
-      NotificationDelivery,
-      { status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.FAILED] }, attempts: { $lt: MAX_DELIVERY_ATTEMPTS }, ...where },
-      { orderBy: { createdAt: 'asc' }, limit, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
-    );
+    const deliveries = await tx
+      .createQueryBuilder(NotificationDelivery, 'delivery')
+      .select('*')
+      .joinAndSelect('delivery.notification', 'notification')
+      .where({ status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.FAILED] }, attempts: { $lt: MAX_DELIVERY_ATTEMPTS }, ...where, ...(eventId === undefined ? {} : { notification: { eventId } }) })
+      .orderBy({ createdAt: 'asc' })
+      .limit(limit)
+      .setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE, ['delivery'])
+      .getResultList();
     for (const delivery of deliveries) await attempt(tx, delivery, deps);
     return deliveries.length;
   });
@@ -64,8 +75,7 @@ async function attemptMatching(deps: DeliveryDeps, where: DeliveryFilter, limit:
 
 /** Sends the pending deliveries of the notification made from `eventId` (right after it was stored). */
 export async function deliverNotificationOf(eventId: string, deps: DeliveryDeps): Promise<void> {
-  const notification = await deps.em.fork().findOne(Notification, { eventId }, { fields: ['id'] });
-  if (notification) await attemptMatching(deps, { notification: notification.id, status: DeliveryStatus.PENDING }, 10);
+  await attemptMatching(deps, { eventId, status: DeliveryStatus.PENDING }, 10);
 }
 
 /** Tries again deliveries that failed, or stayed pending, for at least `olderThanMs`. */

@@ -61,7 +61,7 @@ type Activities = ReturnType<typeof createActivities>;
 
 /** Runs one of the saga's activities, as the workflow runtime would, with the participants at the mock server. */
 function activity(mockServerUrl: string, name: string, input: Record<string, unknown>): Promise<Outcome<unknown>> {
-  const activities: Activities = createActivities({ orm, ...participantsAt(mockServerUrl), logger: silent, published: () => undefined });
+  const activities: Activities = createActivities({ orm, ...participantsAt(mockServerUrl), logger: silent });
   const run = activities[name];
   if (!run) throw new Error(`no activity ${name}`);
   return run({} as Parameters<Activities[string]>[0], input) as Promise<Outcome<unknown>>;
@@ -94,7 +94,7 @@ describe('orders → inventory', () => {
           { productId: KEYBOARD, quantity: 1 },
           { productId: MOUSE, quantity: 2 },
         ];
-        const placed = await createOrder({ orm, inventory: participantsAt(server.url).inventory, published: () => undefined }, orderId, ALICE, lines, 'pm_card_visa');
+        const placed = await createOrder({ orm, inventory: participantsAt(server.url).inventory }, orderId, ALICE, lines, 'pm_card_visa');
         expect(placed).toMatchObject({ id: orderId, status: 'PENDING', totalAmount: 8900 + 2 * 3900, currency: 'EUR' });
         const stored = await orm.em.fork().findOneOrFail(Order, { id: orderId }, { populate: ['lines'] });
         expect(stored.lines.getItems().map((line) => [line.productId, line.unitPriceAmount])).toEqual(
@@ -111,7 +111,7 @@ describe('orders → inventory', () => {
     await query(interaction, 'quote', { productIds: [UNKNOWN_PRODUCT] }, uuidListPattern('productIds'))
       .willRespondWith(statusOf('NOT_FOUND'), refusal('NOT_FOUND', `Unknown products: ${UNKNOWN_PRODUCT}`))
       .executeTest(async (server) => {
-        const placing = createOrder({ orm, inventory: participantsAt(server.url).inventory, published: () => undefined }, randomUUID(), ALICE, [{ productId: UNKNOWN_PRODUCT, quantity: 1 }], 'pm_card_visa');
+        const placing = createOrder({ orm, inventory: participantsAt(server.url).inventory }, randomUUID(), ALICE, [{ productId: UNKNOWN_PRODUCT, quantity: 1 }], 'pm_card_visa');
         await expect(placing).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
       });
   });

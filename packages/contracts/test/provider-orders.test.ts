@@ -41,7 +41,7 @@ beforeAll(async () => {
   inventoryClient = createInternalClient<InventoryRouter>({ url: `http://127.0.0.1:${inventory.service.port}/trpc`, token });
   // Confirm, notify, cancel and escalate never call payments.
   const payments = createInternalClient<PaymentsRouter>({ url: 'http://127.0.0.1:9/trpc', token });
-  activities = createActivities({ orm, inventory: inventoryClient, payments, logger: silent, published: () => undefined });
+  activities = createActivities({ orm, inventory: inventoryClient, payments, logger: silent });
   const em = inventory.service.orm.em.fork();
   productId = em.create(Product, { sku: 'PACT-ORDERS', name: 'Contract product', description: 'Priced for placed orders.', priceAmount: 8350, currency: 'EUR', stockOnHand: 100, stockReserved: 0 }).id;
   await em.flush();
@@ -61,7 +61,7 @@ async function placed(params: unknown): Promise<z.infer<typeof orderParams>> {
   await connection.execute(`delete from "outbox_events" where "data"->>'orderId' = ?`, [order.orderId]);
   await connection.execute('delete from "saga_steps" where "order_id" = ?', [order.orderId]);
   await connection.execute('delete from "orders" where "id" = ?', [order.orderId]);
-  await createOrder({ orm, inventory: inventoryClient, published: () => undefined }, order.orderId, order.userId, [{ productId, quantity: 2 }], 'pm_card_visa');
+  await createOrder({ orm, inventory: inventoryClient }, order.orderId, order.userId, [{ productId, quantity: 2 }], 'pm_card_visa');
   return order;
 }
 

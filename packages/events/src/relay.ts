@@ -1,5 +1,5 @@
 import { CommunicationProtocolEnum, DaprClient, LogLevel, type LoggerService } from '@dapr/dapr';
-import { LockMode, raw } from '@mikro-orm/core';
+import { ChangeSetType, LockMode, raw, type EntityManager, type EventSubscriber, type FlushEventArgs, type TransactionEventArgs } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { context } from '@opentelemetry/api';
 import { ExponentialBackoff, TaskCancelledError, timeout, TimeoutStrategy, type IBackoff } from 'cockatiel';
@@ -34,7 +34,7 @@ export interface OutboxRelayOptions {
   /** The producing service, for logs. */
   service: string;
   logger: Logger;
-  /** How often unsent rows are looked for without a notify(); 1 s by default. */
+  /** How often unsent rows are looked for besides right after a commit that wrote some; 1 s by default. */
   pollIntervalMs?: number;
   /** Rows claimed per transaction; 50 by default. */
   batchSize?: number;
@@ -45,7 +45,10 @@ export interface OutboxRelayOptions {
 }
 
 export interface OutboxRelay {
-  /** Publishes now (call it after committing a transaction that enqueued events). */
+  /**
+   * Publishes now. Commits through the relay's ORM that wrote outbox rows call it themselves;
+   * call it for rows written another way (raw SQL, another connection).
+   */
   notify(): void;
   /** Stops polling and waits for a pass under way; unsent rows stay for the next start. */
   stop(): Promise<void>;
@@ -133,6 +136,38 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 function sdkLogger(logger: Logger): LoggerService {
   const write = (message: unknown, ...params: unknown[]) => logger.debug({ params }, String(message));
   return { error: write, warn: write, info: write, verbose: write, debug: write };
+}
+
+/**
+ * Calls `notify` after each commit through the relay's ORM that wrote outbox rows, so events leave
+ * right after their transaction without the producer asking, and a transaction that wrote none
+ * costs the relay nothing. A flush that inserts outbox rows marks its entity manager (em.transactional's,
+ * or the one flushing in an implicit transaction); that manager's commit notifies, its rollback
+ * forgets. Rows written past the unit of work (raw SQL) or in a nested transaction wait for the poll.
+ */
+function notifyOnOutboxCommit(notify: () => void): EventSubscriber {
+  const wrote = new WeakSet<EntityManager>();
+  // A savepoint's release is not the commit: the outer transaction may still roll back.
+  const savepoint = ({ transaction }: TransactionEventArgs): boolean => {
+    const context: unknown = transaction;
+    return typeof context === 'object' && context !== null && 'savepointName' in context;
+  };
+  return {
+    onFlush({ em, uow }: FlushEventArgs) {
+      for (const changeSet of uow.getChangeSets()) {
+        if (changeSet.type === ChangeSetType.CREATE && changeSet.meta.className === OutboxEvent.meta.className) {
+          wrote.add(em);
+          return;
+        }
+      }
+    },
+    afterTransactionCommit(args: TransactionEventArgs) {
+      if (!savepoint(args) && wrote.delete(args.em)) notify();
+    },
+    afterTransactionRollback(args: TransactionEventArgs) {
+      if (!savepoint(args)) wrote.delete(args.em);
+    },
+  };
 }
 
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -309,16 +344,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
   lagSources.set(options.service, lagQuery);
 
+  function notify(): void {
+    // While the sidecar is away, the backoff timer decides; producers must not turn an outage into a busy loop.
+    if (state.stopped || outage) return;
+    if (state.running) state.rerun = true;
+    else schedule(0);
+  }
+  // A stopped relay's subscriber stays registered (MikroORM cannot remove one); notify() then does nothing.
+  options.orm.em.getEventManager().registerSubscriber(notifyOnOutboxCommit(notify));
+
   schedule(0);
   logger.info({ pollIntervalMs, maxAttempts }, 'outbox relay started');
 
   return {
-    notify() {
-      // While the sidecar is away, the backoff timer decides; producers must not turn an outage into a busy loop.
-      if (state.stopped || outage) return;
-      if (state.running) state.rerun = true;
-      else schedule(0);
-    },
+    notify,
     async stop() {
       state.stopped = true;
       clearTimeout(timer);

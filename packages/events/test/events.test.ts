@@ -182,6 +182,16 @@ describe('the outbox relay', () => {
     await eventually(() => handled.some((event) => event.id === row?.id), 'the polled event is handled');
   });
 
+  it('publishes what a commit through its ORM wrote right after it, without notify() or a poll', async () => {
+    startRelay({ pollIntervalMs: 600_000 });
+    // Its first pass, at start, is over before anything is written.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [flushed] = await enqueuePlaced(1);
+    const orderId = randomUUID();
+    const inTransaction = await orm.em.fork().transactional(async (em) => enqueueEvent(em, { type: 'agora.order.placed.v1', service: 'orders', subject: `order/${orderId}`, data: placed(orderId) }));
+    await eventually(() => [flushed?.id, inTransaction.id].every((id) => handled.some((event) => event.id === id)), 'the events of a flush and of a transaction are handled');
+  });
+
   it('never lets two relays publish the same row', async () => {
     const rows = await enqueuePlaced(60);
     const [first, second] = [startRelay({ batchSize: 5 }), startRelay({ batchSize: 5 })];

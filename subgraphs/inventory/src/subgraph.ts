@@ -25,11 +25,10 @@ export function createInventorySubgraph(options: InventoryOptions = {}): Subgrap
     context: buildContext,
     async extend({ app, orm, verifier, logger }) {
       let relay: OutboxRelay | undefined;
-      const published = () => relay?.notify();
-      await registerInternalApi(app, inventoryRouter({ em: orm.em, lowStockThreshold: options.LOW_STOCK_THRESHOLD ?? 5, published }), { verifier, logger });
+      await registerInternalApi(app, inventoryRouter({ em: orm.em, lowStockThreshold: options.LOW_STOCK_THRESHOLD ?? 5 }), { verifier, logger });
       if (options.DAPR_HTTP_PORT === undefined) logger.info('DAPR_HTTP_PORT is not set: stock events stay in the outbox until a relay runs');
       else relay = startOutboxRelay({ orm, daprHttpPort: options.DAPR_HTTP_PORT, service: 'inventory', logger });
-      const expiry = startReservationExpiry({ em: orm.em, intervalMs: options.RESERVATION_SWEEP_INTERVAL_MS ?? 5_000, logger, published });
+      const expiry = startReservationExpiry({ em: orm.em, intervalMs: options.RESERVATION_SWEEP_INTERVAL_MS ?? 5_000, logger });
       return async () => {
         await expiry.stop();
         await relay?.stop();

@@ -59,7 +59,7 @@ export function createPaymentsSubgraph(settings: PaymentsSettings = paymentsSett
       );
       watchBreaker('payment-provider', provider);
       let relay: OutboxRelay | undefined;
-      const deps = { orm, provider, logger, published: () => relay?.notify() };
+      const deps = { orm, provider, logger };
       await registerInternalApi(app, createPaymentsRouter(deps), { verifier, logger });
       await registerProviderWebhook(app, { deps, secret: settings.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS });
       if (env.NODE_ENV !== 'production') await registerSimulatedProviderRoutes(app, simulatedProvider, verifier);

@@ -44,17 +44,11 @@ export interface InventoryRouterDeps {
   em: EntityManager;
   /** Fewer available units than this after a reserve emits agora.stock.low.v1. */
   lowStockThreshold: number;
-  /** Called after a transaction that wrote outbox events committed (the relay's notify). */
-  published?: () => void;
   clock?: () => Date;
 }
 
 export function inventoryRouter(deps: InventoryRouterDeps) {
   const now = deps.clock ?? (() => new Date());
-  const published = <T>(result: T): T => {
-    deps.published?.();
-    return result;
-  };
   return internalRouter({
     /** Current prices and availability, in the order asked; NOT_FOUND (details.productIds) for unknown ids. */
     quote: participantProcedure.input(quoteInput).query(async ({ input }) => ({ products: await quoteProducts(deps.em.fork(), input.productIds) })),
@@ -62,13 +56,13 @@ export function inventoryRouter(deps: InventoryRouterDeps) {
     /** Holds stock for an order line; OUT_OF_STOCK (details.available) when there is not enough. A replay returns the first outcome. */
     reserve: participantProcedure
       .input(reserveInput)
-      .mutation(async ({ input }) => published(await reserveStock(deps.em, input, { lowStockThreshold: deps.lowStockThreshold, now: now() }))),
+      .mutation(({ input }) => reserveStock(deps.em, input, { lowStockThreshold: deps.lowStockThreshold, now: now() })),
 
     /** Commits every reservation of the order; CONFLICT when one expired or was released. */
     commit: participantProcedure.input(commitInput).mutation(({ input }) => commitReservations(deps.em, input, now())),
 
     /** Releases the order's held reservations (compensation); committed ones stay committed. */
-    release: participantProcedure.input(releaseInput).mutation(async ({ input }) => published(await releaseReservations(deps.em, input, now()))),
+    release: participantProcedure.input(releaseInput).mutation(({ input }) => releaseReservations(deps.em, input, now())),
   });
 }
 

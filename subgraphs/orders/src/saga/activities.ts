@@ -24,8 +24,6 @@ export interface ActivityDeps {
   inventory: TRPCClient<InventoryRouter>;
   payments: TRPCClient<PaymentsRouter>;
   logger: Logger;
-  /** Called after a commit that wrote outbox events, to publish them now. */
-  published: () => void;
 }
 
 /** Participant refusals that retrying cannot change. */
@@ -113,7 +111,6 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
           await em.execute(STEP_DONE, row(result));
           return result;
         });
-        deps.published();
         return outcome;
       } catch (error) {
         const outcome = failureOf(error);

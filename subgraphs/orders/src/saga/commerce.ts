@@ -42,7 +42,6 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   const sdkOptions = { daprHost: '127.0.0.1', daprPort: String(daprGrpcPort), logger: { level: env.LOG_LEVEL === 'debug' ? LogLevel.Debug : LogLevel.Warn } };
   const workflows = new DaprWorkflowClient(sdkOptions);
   const relay = startOutboxRelay({ orm, daprHttpPort, service: 'orders', logger });
-  const published = (): void => relay.notify();
 
   await registerEventSubscriptions(parts.app, { orm, consumer: SAGA_EVENTS_CONSUMER, logger, subscriptions: paymentSubscriptions(workflows) });
 
@@ -50,7 +49,7 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
   // default of 10 queued orchestrator steps behind activities waiting on a slow participant.
   const runtime = new WorkflowRuntime({ ...sdkOptions, maxConcurrentWorkItems: WORKFLOW_MAX_CONCURRENT_WORK_ITEMS });
   runtime.registerWorkflowWithName(ORDER_SAGA, orderSaga);
-  for (const [name, activity] of Object.entries(createActivities({ orm, ...participants, logger, published }))) runtime.registerActivityWithName(name, activity);
+  for (const [name, activity] of Object.entries(createActivities({ orm, ...participants, logger }))) runtime.registerActivityWithName(name, activity);
   await runtime.start();
 
   const settings = {
@@ -68,7 +67,6 @@ export async function startCommerce(parts: SubgraphParts, env: OrdersEnv, daprHt
     payments,
     workflows,
     logger,
-    published,
     settings,
     async stop() {
       await recovery.stop();

@@ -25,7 +25,6 @@ export interface PlacementDeps {
   inventory: TRPCClient<InventoryRouter>;
   workflows: DaprWorkflowClient;
   logger: Logger;
-  published: () => void;
   settings: { idempotencyTtlSeconds: number; paymentConfirmationTimeoutSeconds: number; stepTimeoutSeconds: number };
 }
 
@@ -100,7 +99,7 @@ export async function placeOrder(deps: PlacementDeps, userId: string, input: Pla
 }
 
 /** The PENDING order, priced by inventory's quote, with its agora.order.placed.v1 event, in one transaction. */
-export async function createOrder(deps: Pick<PlacementDeps, 'orm' | 'inventory' | 'published'>, orderId: string, userId: string, lines: { productId: string; quantity: number }[], paymentMethod: string): Promise<OrderEntity> {
+export async function createOrder(deps: Pick<PlacementDeps, 'orm' | 'inventory'>, orderId: string, userId: string, lines: { productId: string; quantity: number }[], paymentMethod: string): Promise<OrderEntity> {
   let quote: Awaited<ReturnType<TRPCClient<InventoryRouter>['quote']['query']>>;
   try {
     quote = await deps.inventory.quote.query({ productIds: lines.map((line) => line.productId) });
@@ -129,7 +128,6 @@ export async function createOrder(deps: Pick<PlacementDeps, 'orm' | 'inventory' 
     });
     return created;
   });
-  deps.published();
   return order;
 }
 

@@ -29,8 +29,6 @@ export interface ReservationExpiryOptions {
   em: EntityManager;
   intervalMs: number;
   logger: Logger;
-  /** Called after a sweep released something (its outbox events are committed). */
-  published?: () => void;
   clock?: () => Date;
 }
 
@@ -44,10 +42,7 @@ export function startReservationExpiry(options: ReservationExpiryOptions): { sto
   const sweep = async () => {
     try {
       const released = await releaseExpiredReservations(options.em, clock());
-      if (released > 0) {
-        options.logger.info({ released }, 'released expired reservations');
-        options.published?.();
-      }
+      if (released > 0) options.logger.info({ released }, 'released expired reservations');
     } catch (error) {
       options.logger.error({ err: error }, 'releasing expired reservations failed; will retry');
     }

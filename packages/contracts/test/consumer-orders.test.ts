@@ -23,7 +23,7 @@ import { CONSUMER_TOKEN, mutation, query, refusal, result, statusOf, uuidListPat
 // real placement code and saga activities through createInternalClient against the Pact mock
 // server, and the payment events its saga consumer reads, posted to its real subscription route.
 
-const { integer, regex, string, uuid } = MatchersV3;
+const { boolean, integer, regex, string, uuid } = MatchersV3;
 
 const KEYBOARD = 'c0de1000-0000-4000-8000-000000000001';
 const MOUSE = 'c0de1000-0000-4000-8000-000000000002';
@@ -256,10 +256,12 @@ describe('orders → payments', () => {
   });
 
   const confirmations = [
-    { type: 'agora.payment.succeeded.v1', state: PaymentsState.CONFIRMED_LATER, event: SagaEvent.PAYMENT_CONFIRMED, n: 18, data: {} },
-    { type: 'agora.payment.failed.v1', state: PaymentsState.FAILED_LATER, event: SagaEvent.PAYMENT_FAILED, n: 19, data: { reason: string('authentication_failed') } },
+    { type: 'agora.payment.succeeded.v1', state: PaymentsState.CONFIRMED_LATER, method: 'pm_card_threeDSecureRequired', awaited: true, raises: [SagaEvent.PAYMENT_CONFIRMED], n: 18, data: {} },
+    { type: 'agora.payment.failed.v1', state: PaymentsState.FAILED_LATER, method: 'pm_card_threeDSecureRequired', awaited: true, raises: [SagaEvent.PAYMENT_FAILED], n: 19, data: { reason: string('authentication_failed') } },
+    // The charge's own answer already reached the saga as the step's result.
+    { type: 'agora.payment.succeeded.v1', state: PaymentsState.CAPTURED, method: 'pm_card_visa', awaited: false, raises: [], n: 20, data: {} },
   ] as const;
-  it.each(confirmations)('raises $event in the saga on $type', async ({ type, state, event, n, data }) => {
+  it.each(confirmations)('on $type after awaited confirmation $awaited, raises $raises in the saga', async ({ type, state, method, awaited, raises, n, data }) => {
     const orderId = order(n);
     const raised: { instanceId: string; name: string; payload: unknown }[] = [];
     const workflows = { raiseEvent: async (instanceId: string, name: string, payload?: unknown) => void raised.push({ instanceId, name, payload }) };
@@ -268,16 +270,16 @@ describe('orders → payments', () => {
     try {
       await pact
         .addAsynchronousInteraction()
-        .given(state, charge(orderId, 'pm_card_threeDSecureRequired'))
+        .given(state, charge(orderId, method))
         .expectsToReceive(type, (message) =>
           message
-            .withJSONContent({ paymentId: uuid(PAYMENT), orderId: uuid(orderId), userId: string(ALICE), amount: { amount: integer(16700), currency }, ...data })
+            .withJSONContent({ paymentId: uuid(PAYMENT), orderId: uuid(orderId), userId: string(ALICE), amount: { amount: integer(16700), currency }, awaitedConfirmation: boolean(awaited), ...data })
             .withMetadata(eventMetadata(type, 'payments')),
         )
         .executeTest(async (message) => {
           const delivered = await app.inject({ method: 'POST', url: '/events/payments', headers: { 'content-type': CLOUDEVENT_CONTENT_TYPE }, payload: JSON.stringify(deliveryOf(message)) });
           expect(delivered.json()).toEqual({ status: 'SUCCESS' });
-          expect(raised).toEqual([{ instanceId: orderId, name: event, payload: { paymentId: PAYMENT } }]);
+          expect(raised).toEqual(raises.map((name) => ({ instanceId: orderId, name, payload: { paymentId: PAYMENT } })));
         });
     } finally {
       await app.close();

@@ -8,14 +8,19 @@ const money = z.object({ amount: z.number().int().nonnegative(), currency: z.str
 const uuid = z.uuid();
 
 const orderLine = z.object({ productId: uuid, quantity: z.number().int().positive(), unitPrice: money });
+/**
+ * A payment outcome reached after the payment waited for the customer's confirmation (3-D Secure):
+ * true; the answer to the charge itself: false. Absent from producers older than the field.
+ */
+const awaitedConfirmation = z.boolean().optional();
 
 export const eventCatalog = {
   'agora.order.placed.v1': { topic: 'orders', data: z.object({ orderId: uuid, userId: z.string().min(1), total: money, lines: z.array(orderLine).min(1) }) },
   'agora.order.confirmed.v1': { topic: 'orders', data: z.object({ orderId: uuid, userId: z.string().min(1), total: money }) },
   'agora.order.cancelled.v1': { topic: 'orders', data: z.object({ orderId: uuid, userId: z.string().min(1), reason: z.string() }) },
   'agora.order.needs-attention.v1': { topic: 'orders', data: z.object({ orderId: uuid, userId: z.string().min(1), step: z.string(), error: z.string() }) },
-  'agora.payment.succeeded.v1': { topic: 'payments', data: z.object({ paymentId: uuid, orderId: uuid, userId: z.string().min(1), amount: money }) },
-  'agora.payment.failed.v1': { topic: 'payments', data: z.object({ paymentId: uuid, orderId: uuid, userId: z.string().min(1), amount: money, reason: z.string() }) },
+  'agora.payment.succeeded.v1': { topic: 'payments', data: z.object({ paymentId: uuid, orderId: uuid, userId: z.string().min(1), amount: money, awaitedConfirmation }) },
+  'agora.payment.failed.v1': { topic: 'payments', data: z.object({ paymentId: uuid, orderId: uuid, userId: z.string().min(1), amount: money, reason: z.string(), awaitedConfirmation }) },
   'agora.payment.refunded.v1': { topic: 'payments', data: z.object({ paymentId: uuid, orderId: uuid, userId: z.string().min(1), amount: money }) },
   'agora.stock.reserved.v1': { topic: 'inventory', data: z.object({ orderId: uuid, productId: uuid, quantity: z.number().int().positive() }) },
   'agora.stock.released.v1': { topic: 'inventory', data: z.object({ orderId: uuid, productId: uuid, quantity: z.number().int().positive(), reason: z.string() }) },

@@ -10,7 +10,8 @@ import { ProcessedEvent } from './outbox.ts';
 // GET /dapr/subscribe, one per topic, routed by event type with Dapr routing rules, and a POST
 // route per subscription that answers in Dapr's pub/sub contract
 // (https://docs.dapr.io/reference/api/pubsub_api/#provide-routes-for-dapr-to-deliver-topic-events):
-//   SUCCESS  handled now, or handled before (a redelivery: the event id is in processed_events)
+//   SUCCESS  handled now, or handled before (a redelivery: the event id is in processed_events), or
+//            of no concern to this consumer (its `accepts` says no: nothing is written)
 //   DROP     can never be handled: not a CloudEvent, unknown type, data not matching the schema
 //   RETRY    anything else (HTTP 500): the sidecar delivers it again with backoff
 // The processed_events row and the handler's writes commit in one transaction, so an event is
@@ -18,7 +19,7 @@ import { ProcessedEvent } from './outbox.ts';
 
 const consumed = counter({
   name: 'agora_events_consumed_total',
-  help: 'Events delivered to a consumer, by outcome: processed, duplicate (already processed), dropped (never processable), failed (Dapr redelivers)',
+  help: 'Events delivered to a consumer, by outcome: processed, duplicate (already processed), ignored (not for this consumer), dropped (never processable), failed (Dapr redelivers)',
   labelNames: ['consumer', 'type', 'outcome'],
 });
 const redeliveries = counter({
@@ -37,6 +38,11 @@ export type EventSubscription<T extends EventType = EventType> = SubscriptionTyp
   topic?: EventTopic;
   /** The path Dapr posts these events to, e.g. /events/orders. */
   route: string;
+  /**
+   * Whether the event concerns this consumer (all do by default). One that does not is
+   * acknowledged at once: no transaction, no processed_events row, no handler.
+   */
+  accepts?(event: ReceivedEvent<T>): boolean;
   /** Applies the event in `em`'s transaction, which also records it as processed. Throwing rolls both back and asks for a redelivery. */
   handle(event: ReceivedEvent<T>, em: EntityManager): Promise<void>;
   /** Runs after the transaction committed (not for redeliveries); its failure is logged, the event stays processed. */
@@ -129,6 +135,11 @@ export async function registerEventSubscriptions(app: FastifyInstance, options: 
       return 'DROP';
     }
     const log = logger.child({ eventId: event.id, type: event.type });
+    if (route.subscription.accepts?.(event) === false) {
+      log.debug('event of no concern to this consumer; acknowledged');
+      consumed.inc({ consumer: options.consumer, type: event.type, outcome: 'ignored' });
+      return 'SUCCESS';
+    }
     let applied: boolean;
     try {
       applied = await options.orm.em.fork().transactional(async (em) => {

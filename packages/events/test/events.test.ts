@@ -82,6 +82,8 @@ const subscriptions = [
   defineSubscription({
     type: 'agora.payment.succeeded.v1',
     route: '/events/payment-succeeded',
+    // As orders' saga subscription: only outcomes that came after a confirmation concern it.
+    accepts: (event) => event.data.awaitedConfirmation !== false,
     async handle(event, em) {
       em.create(Receipt, { id: randomUUID(), eventId: event.id, eventType: event.type, orderId: event.data.orderId });
       handled.push(event);
@@ -342,6 +344,20 @@ describe('the consumer', () => {
     expect(deliveriesOf(id)[0]).toMatchObject({ status: 200, outcome: 'DROP' });
     expect(handled.some((event) => event.id === id)).toBe(false);
     expect(await orm.em.fork().count(ProcessedEvent, { eventId: id })).toBe(0);
+  });
+
+  it('acknowledges an event its subscription does not accept, without a transaction or the handler', async () => {
+    const post = async (awaitedConfirmation: boolean) => {
+      const event = envelope('agora.payment.succeeded.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: 'u', amount: { amount: 1, currency: 'EUR' }, awaitedConfirmation });
+      const answer = await consumerApp.inject({ method: 'POST', url: '/events/payment-succeeded', headers: { 'content-type': CLOUDEVENT_CONTENT_TYPE }, body: JSON.stringify(event) });
+      return { id: event.id, status: answer.json<{ status: string }>().status, recorded: await orm.em.fork().count(ProcessedEvent, { eventId: event.id }) };
+    };
+    const ignored = await post(false);
+    expect(ignored).toMatchObject({ status: 'SUCCESS', recorded: 0 });
+    expect(handled.some((event) => event.id === ignored.id)).toBe(false);
+    const accepted = await post(true);
+    expect(accepted).toMatchObject({ status: 'SUCCESS', recorded: 1 });
+    expect(handled.some((event) => event.id === accepted.id)).toBe(true);
   });
 
   it('drops what is not an Agora event: unknown types, other ids, malformed bodies', async () => {

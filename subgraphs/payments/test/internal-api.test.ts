@@ -71,7 +71,7 @@ describe('charge', () => {
         subject: result.paymentId,
         source: 'agora/payments',
         topic: 'payments',
-        data: { paymentId: result.paymentId, orderId, userId: 'user-1', amount: { amount: 8900, currency: 'EUR' } },
+        data: { paymentId: result.paymentId, orderId, userId: 'user-1', amount: { amount: 8900, currency: 'EUR' }, awaitedConfirmation: false },
       },
     ]);
     expect(await payments.client.get.query({ orderId })).toEqual({ paymentId: result.paymentId, status: 'CAPTURED', amount: { amount: 8900, currency: 'EUR' } });
@@ -175,6 +175,8 @@ describe('asynchronous confirmation (pm_card_threeDSecureRequired)', () => {
     expect(await payments.client.get.query({ orderId })).toMatchObject({ paymentId: first.paymentId, status: 'CAPTURED' });
     expect(await payments.client.charge.mutate(chargeOf(orderId, 'pm_card_threeDSecureRequired'))).toEqual({ paymentId: first.paymentId, status: 'CAPTURED' });
     expect(await eventTypesOf(payments.orm, orderId)).toEqual(['agora.payment.succeeded.v1']);
+    const [succeeded] = await eventsOf(payments.orm, orderId);
+    expect(succeeded).toMatchObject({ type: 'agora.payment.succeeded.v1', data: { awaitedConfirmation: true } });
     expect(capturesOf(payments, orderId)).toHaveLength(1);
   });
 
@@ -184,6 +186,8 @@ describe('asynchronous confirmation (pm_card_threeDSecureRequired)', () => {
     await confirm(orderId, 'failed');
     expect(await paymentRow(payments.orm, orderId)).toMatchObject({ status: 'FAILED', status_reason: 'authentication_failed' });
     expect(await eventTypesOf(payments.orm, orderId)).toEqual(['agora.payment.failed.v1']);
+    const [failed] = await eventsOf(payments.orm, orderId);
+    expect(failed).toMatchObject({ type: 'agora.payment.failed.v1', data: { reason: 'authentication_failed', awaitedConfirmation: true } });
     const error = await failureOf(payments.client.charge.mutate(chargeOf(orderId, 'pm_card_threeDSecureRequired')));
     expect(error.data.domainCode).toBe('PAYMENT_DECLINED');
   });

@@ -34,6 +34,7 @@ type Transition = 'applied' | 'unchanged' | 'refund_needed';
 /** Applies an observation to a locked payment, with its event; a capture that came after a cancel needs a refund first. */
 function transition(em: EntityManager, payment: PaymentEntity, seen: Observation): Transition {
   const open = OPEN.includes(payment.status);
+  const awaitedConfirmation = payment.status === PaymentStatus.PENDING_CONFIRMATION;
   switch (seen.kind) {
     case 'succeeded':
       if (payment.status === PaymentStatus.CANCELED) return 'refund_needed';
@@ -41,7 +42,7 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
       payment.status = PaymentStatus.CAPTURED;
       payment.providerPaymentId = seen.providerPaymentId;
       payment.statusReason = null;
-      paymentEvent(em, payment, 'agora.payment.succeeded.v1');
+      enqueueEvent(em, { type: 'agora.payment.succeeded.v1', service: 'payments', subject: payment.id, data: { ...paymentData(payment), awaitedConfirmation } });
       return 'applied';
     case 'requires_confirmation':
       if (payment.status !== PaymentStatus.PENDING && payment.status !== PaymentStatus.AUTHORIZED) return 'unchanged';
@@ -54,7 +55,7 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
       payment.status = seen.kind === 'declined' ? PaymentStatus.DECLINED : PaymentStatus.FAILED;
       payment.providerPaymentId = seen.providerPaymentId;
       payment.statusReason = seen.reason;
-      paymentEvent(em, payment, 'agora.payment.failed.v1', seen.reason);
+      enqueueEvent(em, { type: 'agora.payment.failed.v1', service: 'payments', subject: payment.id, data: { ...paymentData(payment), reason: seen.reason, awaitedConfirmation } });
       return 'applied';
     case 'canceled':
       if (!open) return 'unchanged';
@@ -73,16 +74,13 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
         reason: seen.reason,
         providerRefundId: seen.providerRefundId,
       });
-      paymentEvent(em, payment, 'agora.payment.refunded.v1');
+      enqueueEvent(em, { type: 'agora.payment.refunded.v1', service: 'payments', subject: payment.id, data: paymentData(payment) });
       return 'applied';
   }
 }
 
-function paymentEvent(em: EntityManager, payment: PaymentEntity, type: 'agora.payment.succeeded.v1' | 'agora.payment.refunded.v1' | 'agora.payment.failed.v1', reason?: string): void {
-  const base = { paymentId: payment.id, orderId: payment.orderId, userId: payment.customerId, amount: { amount: payment.amount, currency: payment.currency } };
-  if (type === 'agora.payment.failed.v1') enqueueEvent(em, { type, service: 'payments', subject: payment.id, data: { ...base, reason: reason ?? 'failed' } });
-  else enqueueEvent(em, { type, service: 'payments', subject: payment.id, data: base });
-}
+/** What every payment event says of its payment. */
+const paymentData = (payment: PaymentEntity) => ({ paymentId: payment.id, orderId: payment.orderId, userId: payment.customerId, amount: { amount: payment.amount, currency: payment.currency } });
 
 export type RecordResult =
   | { kind: 'recorded'; payment: PaymentEntity; changed: boolean }

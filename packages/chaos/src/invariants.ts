@@ -41,7 +41,13 @@ const NOTIFYING_TYPES = [
   'agora.payment.failed.v1',
   'agora.payment.refunded.v1',
 ];
+/**
+ * Payment outcomes the saga's consumer must process: those that came after a 3-D Secure
+ * confirmation. It acknowledges the charge's own answers unrecorded (`accepts` in
+ * subgraphs/orders/src/events/payment-subscriptions.ts), as the charge step told the saga.
+ */
 const SAGA_TYPES = ['agora.payment.succeeded.v1', 'agora.payment.failed.v1'];
+const concernsSaga = (event: OutboxRow): boolean => SAGA_TYPES.includes(event.type) && event.awaited_confirmation !== false;
 const TERMINAL_ORDER = ['CONFIRMED', 'CANCELLED', 'NEEDS_ATTENTION'];
 
 interface Product {
@@ -89,6 +95,8 @@ interface OutboxRow {
   type: string;
   subject: string | null;
   sent: boolean;
+  /** data.awaitedConfirmation of payment outcomes (null for other events and older producers). */
+  awaited_confirmation: boolean | null;
 }
 
 interface Snapshot {
@@ -108,7 +116,7 @@ interface Snapshot {
 async function snapshot(db: Databases, redis: Redis, base: Baseline): Promise<Snapshot> {
   const outbox: OutboxRow[] = [];
   for (const service of OUTBOX_SERVICES) {
-    const rows = await db.query<Omit<OutboxRow, 'service'>>(service, 'select id, type, subject, sent_at is not null as sent from outbox_events where not (id = any($1::uuid[]))', [base.outbox[service]]);
+    const rows = await db.query<Omit<OutboxRow, 'service'>>(service, "select id, type, subject, sent_at is not null as sent, (data->>'awaitedConfirmation')::boolean as awaited_confirmation from outbox_events where not (id = any($1::uuid[]))", [base.outbox[service]]);
     outbox.push(...rows.map((row) => ({ ...row, service })));
   }
   return {
@@ -285,7 +293,7 @@ export async function checkInvariants(db: Databases, redis: Redis, base: Baselin
   const unnotified = notifying.filter((event) => !notified.has(event.id));
   if (unnotified.length > 0) lost.push(`events without a notification: ${sample(unnotified.map((event) => `${event.type} ${event.id}`))}`);
   const sagaProcessed = new Set(s.processed.filter((row) => row.consumer === 'orders.saga').map((row) => row.event_id));
-  const sagaMissed = s.outbox.filter((event) => SAGA_TYPES.includes(event.type) && !sagaProcessed.has(event.id));
+  const sagaMissed = s.outbox.filter((event) => concernsSaga(event) && !sagaProcessed.has(event.id));
   if (sagaMissed.length > 0) lost.push(`payment outcomes the saga consumer never processed: ${sample(sagaMissed.map((event) => event.id))}`);
   const lostDetail = `${s.outbox.length - unsent.length}/${s.outbox.length} sent, ${notifying.length - unnotified.length}/${notifying.length} notified`;
 

@@ -27,6 +27,13 @@ import { TRIP_VARIABLES, TripBreaker } from './trip-breaker.ts';
 
 export { ResiliencyConfigError } from './spec.ts';
 
+/**
+ * A timeout's options: its signal is aborted when the attempt times out, not also after every
+ * attempt that returned (cockatiel's default), which made a DOMException per call for nothing:
+ * each call has read its answer whole by the time it returns.
+ */
+const ATTEMPT_TIMEOUT = { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false };
+
 /** Runs one call under a target's policies (timeout, retries, circuit breaker). */
 export interface ResiliencyPolicy {
   /**
@@ -244,7 +251,7 @@ export function buildResiliency(specs: readonly ResiliencySpec[], logger: Logger
     const policy = policyFrom(
       {
         label: key,
-        timeout: timeoutMs ? timeout(timeoutMs, TimeoutStrategy.Aggressive) : undefined,
+        timeout: timeoutMs ? timeout(timeoutMs, ATTEMPT_TIMEOUT) : undefined,
         retry: names.retry === undefined ? undefined : config.policies.retries.get(names.retry),
         breaker: breakerSpec && names.circuitBreaker ? breakerFor(names.circuitBreaker, breakerSpec, instance, target) : undefined,
       },

@@ -183,7 +183,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     communicationProtocol: CommunicationProtocolEnum.HTTP,
     logger: { level: LogLevel.Debug, service: sdkLogger(logger) },
   });
-  const publishTimeout = timeout(options.publishTimeoutMs ?? 5_000, TimeoutStrategy.Aggressive);
+  // Not aborted after a publish that returned (cockatiel's default): the SDK's publish takes no signal.
+  const publishTimeout = timeout(options.publishTimeoutMs ?? 5_000, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
 
   const failures = new Map<string, RowFailure>();
   let lastSuccessAt: number | undefined;

@@ -1,13 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Server, type ClientRequest, type IncomingMessage } from 'node:http';
 import { context, isSpanContextValid, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 
 // When a process exports no spans, the HTTP, fetch and database instrumentations build spans for
 // nothing. This gives each incoming request what they gave that anyone could see: an active trace
 // context (the caller's trace, or a new one) with a span id of its own, so that logs and metric
 // exemplars carry the trace id; and each outgoing request made inside it (node:http or fetch) a
 // traceparent naming this hop, so the next service logs the same trace. No span is recorded.
+
+/** The SDK's own id generator: ids as a span would get, without a system call for each. */
+const ids = new RandomIdGenerator();
 
 type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -18,8 +21,8 @@ function requestContext(request: IncomingMessage) {
   const caller = trace.getSpanContext(parent);
   const valid = caller !== undefined && isSpanContextValid(caller);
   const spanContext = {
-    traceId: valid ? caller.traceId : randomBytes(16).toString('hex'),
-    spanId: randomBytes(8).toString('hex'),
+    traceId: valid ? caller.traceId : ids.generateTraceId(),
+    spanId: ids.generateSpanId(),
     traceFlags: valid ? caller.traceFlags : TraceFlags.SAMPLED,
   };
   return trace.setSpan(parent, trace.wrapSpanContext(spanContext));

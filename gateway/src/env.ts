@@ -10,8 +10,6 @@ const schema = z.object({
   PORT: envField.port(4000),
   LOG_LEVEL: envField.logLevel(),
   ...oidcEnvFields,
-  /** Verified tokens remembered (0: none): a token's signature is checked once a minute at most; exp and nbf on every request. */
-  OIDC_TOKEN_CACHE_SIZE: envField.count(10_000),
   /** The gateway's own confidential client; its role-less service token goes to subgraphs for anonymous callers. */
   GATEWAY_CLIENT_ID: z.string().min(1).default('agora-gateway-anonymous'),
   GATEWAY_CLIENT_SECRET: z.string().min(1).default('agora-gateway-anonymous-dev-secret'),

@@ -47,7 +47,7 @@ function subgraphUrl(env: GatewayEnv, name: SubgraphName, routingUrl: string): s
 export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = createLogger('gateway', env.LOG_LEVEL);
   const development = env.NODE_ENV !== 'production';
-  const verifier = options.verifier ?? tokenVerifierFromEnv(env, { cacheSize: env.OIDC_TOKEN_CACHE_SIZE, cacheMaxAgeSeconds: 60 });
+  const verifier = options.verifier ?? tokenVerifierFromEnv(env);
   const authenticate = createAuthenticate(verifier);
   // Subgraphs refuse requests without a token; anonymous callers' requests carry this role-less one (ADR 0007).
   const serviceTokens = createClientCredentialsTokenSource({ issuer: env.OIDC_ISSUER_URL, clientId: env.GATEWAY_CLIENT_ID, clientSecret: env.GATEWAY_CLIENT_SECRET });

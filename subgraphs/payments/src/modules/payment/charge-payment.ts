@@ -39,28 +39,33 @@ export async function chargePayment(deps: PaymentDeps, input: ChargeInput): Prom
   return outcomeOf(payment);
 }
 
-/** The order's payment, recorded as PENDING when it is the first call; a different request for the same order is refused. */
+/**
+ * The order's payment, recorded as PENDING when it is the first call (one insert, no transaction);
+ * a replay, or a concurrent first call, finds the row the first one made. A different request
+ * for the same order is refused.
+ */
 async function openPayment(deps: PaymentDeps, input: ChargeInput): Promise<PaymentEntity> {
   const em = deps.orm.em.fork();
-  let payment = await em.findOne(Payment, { orderId: input.orderId });
-  if (!payment) {
-    try {
-      payment = em.create(Payment, {
-        orderId: input.orderId,
-        customerId: input.userId,
-        status: PaymentStatus.PENDING,
-        amount: input.amount.amount,
-        currency: input.amount.currency,
-        method: input.paymentMethod,
-        providerPaymentId: null,
-        statusReason: null,
-      });
-      await em.flush();
-    } catch (error) {
-      // A concurrent first call recorded it.
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      payment = await deps.orm.em.fork().findOneOrFail(Payment, { orderId: input.orderId });
-    }
+  const fresh = em.create(
+    Payment,
+    {
+      orderId: input.orderId,
+      customerId: input.userId,
+      status: PaymentStatus.PENDING,
+      amount: input.amount.amount,
+      currency: input.amount.currency,
+      method: input.paymentMethod,
+      providerPaymentId: null,
+      statusReason: null,
+    },
+    { persist: false },
+  );
+  let payment: PaymentEntity = fresh;
+  try {
+    await em.insert(fresh);
+  } catch (error) {
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    payment = await deps.orm.em.fork().findOneOrFail(Payment, { orderId: input.orderId });
   }
   const differences = {
     ...(payment.amount !== input.amount.amount || payment.currency !== input.amount.currency ? { amount: { recorded: { amount: payment.amount, currency: payment.currency }, requested: input.amount } } : {}),

@@ -1,7 +1,6 @@
 import {
   ROOT_CONTEXT,
   SpanStatusCode,
-  TraceFlags,
   defaultTextMapGetter,
   defaultTextMapSetter,
   isSpanContextValid,
@@ -12,7 +11,7 @@ import {
   type SpanKind,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import { hopSpanContext } from '@agora/telemetry';
 
 // W3C Trace Context (https://www.w3.org/TR/trace-context/) and one span per sidecar hop, through the
 // OpenTelemetry API: a process that registers an SDK gets the spans; without one nothing is
@@ -35,8 +34,6 @@ export function parseTraceparent(header: string | undefined): TraceContext | und
 }
 
 const tracer = trace.getTracer('agora-sidecar');
-/** The SDK's own id generator: ids as a span would get, without a system call for each. */
-const ids = new RandomIdGenerator();
 const w3c = new W3CTraceContextPropagator();
 
 /** The caller's trace from `traceparent` and `tracestate` (headers, or CloudEvent members); the root context without a valid one. */
@@ -49,12 +46,7 @@ export function startSpan(name: string, kind: SpanKind, parent: Context, attribu
   const caller = trace.getSpanContext(parent);
   if (isSpanContextValid(own) && own.spanId !== caller?.spanId) return span;
   // No SDK: the API hands back the caller's context (or an invalid one); give the hop its own id.
-  return trace.wrapSpanContext({
-    traceId: caller?.traceId ?? ids.generateTraceId(),
-    spanId: ids.generateSpanId(),
-    traceFlags: caller?.traceFlags ?? TraceFlags.SAMPLED,
-    ...(caller?.traceState ? { traceState: caller.traceState } : {}),
-  });
+  return trace.wrapSpanContext({ ...hopSpanContext(caller), ...(caller?.traceState ? { traceState: caller.traceState } : {}) });
 }
 
 /** The `traceparent` (and `tracestate`) headers that carry the trace on from `span` to the next hop. */

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Server, type ClientRequest, type IncomingMessage } from 'node:http';
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { hopSpanContext } from './trace.ts';
 
 // When a process exports no spans, the HTTP, fetch and database instrumentations build spans for
 // nothing. This gives each incoming request what they gave that anyone could see: an active trace
@@ -9,23 +9,13 @@ import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 // exemplars carry the trace id; and each outgoing request made inside it (node:http or fetch) a
 // traceparent naming this hop, so the next service logs the same trace. No span is recorded.
 
-/** The SDK's own id generator: ids as a span would get, without a system call for each. */
-const ids = new RandomIdGenerator();
-
 type Emit = (this: Server, event: string | symbol, ...args: unknown[]) => boolean;
 
 let original: Emit | undefined;
 
 function requestContext(request: IncomingMessage) {
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-  const caller = trace.getSpanContext(parent);
-  const valid = caller !== undefined && isSpanContextValid(caller);
-  const spanContext = {
-    traceId: valid ? caller.traceId : ids.generateTraceId(),
-    spanId: ids.generateSpanId(),
-    traceFlags: valid ? caller.traceFlags : TraceFlags.SAMPLED,
-  };
-  return trace.setSpan(parent, trace.wrapSpanContext(spanContext));
+  return trace.setSpan(parent, trace.wrapSpanContext(hopSpanContext(trace.getSpanContext(parent))));
 }
 
 /** The trace headers (traceparent, tracestate) for a request made now: none outside a trace. */

@@ -24,14 +24,6 @@ export interface TelemetryOptions {
    * (a patched fetch would add a second one).
    */
   instrumentations?: boolean;
-  /**
-   * What to patch when nothing is exported (no OTEL_* exporter, no `spanProcessors`): `all` (the
-   * default), or `server`: no library; each incoming HTTP request only runs in a trace context of
-   * its own, and the node:http and fetch requests made inside it carry that context on
-   * (request-context.ts), so logs and exemplars keep one trace id across services, without
-   * server, client, GraphQL and database spans that nobody would see (ADR 0022).
-   */
-  unexportedInstrumentations?: 'all' | 'server';
   /** Replaces the exporter chosen from OTEL_* (tests: an in-memory exporter). */
   spanProcessors?: SpanProcessor[];
 }
@@ -88,17 +80,19 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     const serviceName = set(env['OTEL_SERVICE_NAME']) ? (env['OTEL_SERVICE_NAME'] as string) : options.serviceName;
     const exporting = options.spanProcessors !== undefined || tracesExportConfigured(env);
     const spanProcessors = options.spanProcessors ?? (exporting ? undefined : [new NoopSpanProcessor()]);
-    const serverOnly = !exporting && options.unexportedInstrumentations === 'server';
     const sdk = new NodeSDK({
       serviceName,
       ...(spanProcessors ? { spanProcessors } : {}),
       // Metrics are scraped from /metrics (prom-client) and logs read from stdout: neither is pushed over OTLP.
       metricReaders: [],
       logRecordProcessors: [],
-      instrumentations: options.instrumentations === false || serverOnly ? [] : libraryInstrumentations(),
+      // Nothing exported: no library is patched (its spans would cost CPU for no one); each incoming
+      // HTTP request still runs in a trace context of its own, handed on to the node:http and fetch
+      // requests made inside it (request-context.ts), so logs keep one trace id across services (ADR 0022).
+      instrumentations: options.instrumentations === false || !exporting ? [] : libraryInstrumentations(),
     });
     sdk.start();
-    if (serverOnly && options.instrumentations !== false) propagateRequestContext(UNTRACED_PATHS);
+    if (!exporting && options.instrumentations !== false) propagateRequestContext(UNTRACED_PATHS);
     registry.setDefaultLabels({ service: serviceName });
     if (!defaultMetricsCollected) collectDefaultMetrics({ register: registry });
     defaultMetricsCollected = true;

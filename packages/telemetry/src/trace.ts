@@ -7,11 +7,14 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
+  type SpanContext,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 
 // Trace context that has to travel where no instrumentation carries it: into workflow inputs
 // (activities run later, from the engine's work stream) and outbox rows (events are published
@@ -19,6 +22,21 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 const w3c = new W3CTraceContextPropagator();
 const tracer = trace.getTracer('agora');
+/** The SDK's own id generator: ids as a span would get, without a system call for each. */
+const ids = new RandomIdGenerator();
+
+/**
+ * This hop's span context where no SDK makes spans: the caller's trace and flags (a new sampled
+ * trace without a valid caller) and a span id of its own. Nothing is recorded.
+ */
+export function hopSpanContext(caller: SpanContext | undefined): SpanContext {
+  const valid = caller !== undefined && isSpanContextValid(caller);
+  return {
+    traceId: valid ? caller.traceId : ids.generateTraceId(),
+    spanId: ids.generateSpanId(),
+    traceFlags: valid ? caller.traceFlags : TraceFlags.SAMPLED,
+  };
+}
 
 /** The W3C traceparent of the active span; undefined outside a span or without an SDK. */
 export function currentTraceparent(active: Context = context.active()): string | undefined {

@@ -14,8 +14,13 @@ import { OutboxEvent, type OutboxEventEntity } from './outbox.ts';
 // only after the sidecar accepted it, so a crash, a failed commit or a timed-out publish that did
 // reach the broker sends it again; consumers deduplicate by event id.
 //
-// Rows are claimed with FOR UPDATE SKIP LOCKED inside a transaction that lasts while they are
-// published, so relays of several instances never publish the same row at the same time.
+// Rows a commit through the relay's ORM wrote are handed to the relay as they are (fresh rows):
+// it publishes them and marks them sent in one statement, no claim needed, since no other relay
+// looks at rows that young. Everything else (rows of a process that died before publishing them,
+// rows written past the ORM, rows that failed) is swept: claimed with FOR UPDATE SKIP LOCKED
+// inside a transaction that lasts while they are published, so relays of several instances never
+// publish the same row at the same time. A poll sweeps rows older than `sweepAfterMs`; a start,
+// notify() and the end of an outage sweep every unsent row.
 // Failures:
 // - sidecar unreachable (no answer, timeout): nothing is charged to the rows; the relay stops the
 //   pass and tries again with exponential backoff.
@@ -36,6 +41,11 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** How often unsent rows are looked for besides right after a commit that wrote some; 1 s by default. */
   pollIntervalMs?: number;
+  /**
+   * How old an unsent row must be before a poll takes it: younger ones are the committing
+   * process's to publish, so replicas do not publish each other's fresh rows; 5 s by default.
+   */
+  sweepAfterMs?: number;
   /** Rows claimed per transaction; 50 by default. */
   batchSize?: number;
   /** Charged failures after which a row is given up on; 10 by default. */
@@ -46,8 +56,9 @@ export interface OutboxRelayOptions {
 
 export interface OutboxRelay {
   /**
-   * Publishes now. Commits through the relay's ORM that wrote outbox rows call it themselves;
-   * call it for rows written another way (raw SQL, another connection).
+   * Publishes every unsent row now, however young. Rows a commit through the relay's ORM wrote
+   * are published right after it without this; call it for rows written another way (raw SQL,
+   * another connection).
    */
   notify(): void;
   /** Stops polling and waits for a pass under way; unsent rows stay for the next start. */
@@ -102,6 +113,8 @@ gauge({
 /** Backoff of one failing row; of the whole relay while the sidecar does not answer. */
 const ROW_BACKOFF = new ExponentialBackoff({ initialDelay: 500, maxDelay: 60_000 });
 const OUTAGE_BACKOFF = new ExponentialBackoff({ initialDelay: 250, maxDelay: 30_000 });
+/** Rows committed by this process waiting to be published at most; more wait in the table for a sweep. */
+const MAX_FRESH_ROWS = 1_000;
 /** Without a publish that succeeded since, a first failure within this long of the last success is still charged. */
 const EVIDENCE_WINDOW_MS = 60_000;
 
@@ -139,14 +152,15 @@ function sdkLogger(logger: Logger): LoggerService {
 }
 
 /**
- * Calls `notify` after each commit through the relay's ORM that wrote outbox rows, so events leave
+ * Hands the outbox rows each commit through the relay's ORM wrote to `dispatch`, so events leave
  * right after their transaction without the producer asking, and a transaction that wrote none
- * costs the relay nothing. A flush that inserts outbox rows marks its entity manager (em.transactional's,
- * or the one flushing in an implicit transaction); that manager's commit notifies, its rollback
- * forgets. Rows written past the unit of work (raw SQL) or in a nested transaction wait for the poll.
+ * costs the relay nothing. A flush that inserts outbox rows records them under its entity manager
+ * (em.transactional's, or the one flushing in an implicit transaction); that manager's commit
+ * dispatches them, its rollback forgets them. Rows written past the unit of work (raw SQL) or in a
+ * nested transaction wait for a sweep.
  */
-function notifyOnOutboxCommit(notify: () => void): EventSubscriber {
-  const wrote = new WeakSet<EntityManager>();
+function dispatchOnOutboxCommit(dispatch: (rows: OutboxEventEntity[]) => void): EventSubscriber {
+  const written = new WeakMap<EntityManager, OutboxEventEntity[]>();
   // A savepoint's release is not the commit: the outer transaction may still roll back.
   const savepoint = ({ transaction }: TransactionEventArgs): boolean => {
     const context: unknown = transaction;
@@ -154,18 +168,21 @@ function notifyOnOutboxCommit(notify: () => void): EventSubscriber {
   };
   return {
     onFlush({ em, uow }: FlushEventArgs) {
-      for (const changeSet of uow.getChangeSets()) {
-        if (changeSet.type === ChangeSetType.CREATE && changeSet.meta.className === OutboxEvent.meta.className) {
-          wrote.add(em);
-          return;
-        }
-      }
+      const rows = uow
+        .getChangeSets()
+        .filter((changeSet) => changeSet.type === ChangeSetType.CREATE && changeSet.meta.className === OutboxEvent.meta.className)
+        .map((changeSet) => changeSet.entity as OutboxEventEntity);
+      if (rows.length > 0) written.set(em, [...(written.get(em) ?? []), ...rows]);
     },
     afterTransactionCommit(args: TransactionEventArgs) {
-      if (!savepoint(args) && wrote.delete(args.em)) notify();
+      if (savepoint(args)) return;
+      const rows = written.get(args.em);
+      if (!rows) return;
+      written.delete(args.em);
+      dispatch(rows);
     },
     afterTransactionRollback(args: TransactionEventArgs) {
-      if (!savepoint(args)) wrote.delete(args.em);
+      if (!savepoint(args)) written.delete(args.em);
     },
   };
 }
@@ -173,6 +190,7 @@ function notifyOnOutboxCommit(notify: () => void): EventSubscriber {
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pubsubName = options.pubsubName ?? PUBSUB_NAME;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  const sweepAfterMs = options.sweepAfterMs ?? 5_000;
   const batchSize = options.batchSize ?? 50;
   const maxAttempts = options.maxAttempts ?? 10;
   const host = options.daprHost ?? '127.0.0.1';
@@ -189,8 +207,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const failures = new Map<string, RowFailure>();
   let lastSuccessAt: number | undefined;
   let clientStarted = false;
-  // Mutated by notify() and stop() while a pass awaits, hence an object rather than narrowed locals.
-  const state: { stopped: boolean; rerun: boolean; running: Promise<void> | undefined } = { stopped: false, rerun: false, running: undefined };
+  // Mutated by notify(), dispatch() and stop() while a pass awaits, hence an object rather than narrowed locals.
+  // sweepAll: the next pass sweeps every unsent row, however young (at start, on notify(), after a failed pass).
+  const state: { stopped: boolean; rerun: boolean; sweepAll: boolean; running: Promise<void> | undefined } = { stopped: false, rerun: false, sweepAll: true, running: undefined };
+  /** Rows this process committed, not yet published, oldest first. */
+  const fresh: OutboxEventEntity[] = [];
+  let lastSweepAt = 0;
   let timer: NodeJS.Timeout | undefined;
   /** Set while the sidecar does not answer (or the database fails): the relay's own backoff. */
   let outage: IBackoff<unknown> | undefined;
@@ -231,7 +253,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const backingOff = (now: number): string[] => [...failures].filter(([, failure]) => failure.retryAt > now).map(([id]) => id);
 
   /** Charges failures the broker is not to blame for, and parks rows that ran out of attempts. */
-  async function charge(rejected: { row: OutboxEventEntity; error: string; previousFailureAt: number | undefined }[]): Promise<void> {
+  async function charge(rejected: Rejection[]): Promise<void> {
     const charged = rejected.filter(({ previousFailureAt }) => {
       if (lastSuccessAt === undefined) return false;
       return previousFailureAt === undefined ? Date.now() - lastSuccessAt <= EVIDENCE_WINDOW_MS : lastSuccessAt > previousFailureAt;
@@ -250,54 +272,92 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
-  /** Publishes every eligible row once; 'unreachable' when the sidecar stopped answering. */
-  async function pass(): Promise<'done' | 'unreachable'> {
-    const tried = new Set<string>();
-    const rejected: { row: OutboxEventEntity; error: string; previousFailureAt: number | undefined }[] = [];
-    try {
-      for (;;) {
-        const exclude = [...tried, ...backingOff(Date.now())];
-        const batch = await options.orm.em.fork().transactional(async (em) => {
-          const rows = await em.find(
-            OutboxEvent,
-            { sentAt: null, publishAttempts: { $lt: maxAttempts }, ...(exclude.length > 0 ? { id: { $nin: exclude } } : {}) },
-            { orderBy: { createdAt: 'asc', id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
-          );
-          for (const row of rows) {
-            tried.add(row.id);
-            const outcome = await publish(row);
-            const now = Date.now();
-            switch (outcome.kind) {
-              case 'published':
-                published.inc({ producer: options.service, topic: row.topic }, { traceparent: row.traceparent });
-                row.sentAt = new Date(now);
-                lastSuccessAt = now;
-                failures.delete(row.id);
-                logger.debug({ eventId: row.id, type: row.type, topic: row.topic }, 'published');
-                break;
-              case 'rejected': {
-                publishFailures.inc({ producer: options.service, reason: 'rejected' }, { traceparent: row.traceparent });
-                const previous = failures.get(row.id);
-                const backoff = previous ? previous.backoff.next(undefined) : ROW_BACKOFF.next();
-                failures.set(row.id, { backoff, retryAt: now + backoff.duration, lastFailureAt: now });
-                rejected.push({ row, error: outcome.error, previousFailureAt: previous?.lastFailureAt });
-                logger.warn({ eventId: row.id, type: row.type, topic: row.topic, error: outcome.error, retryInMs: Math.round(backoff.duration) }, 'the sidecar refused an outbox event; retrying it later');
-                break;
-              }
-              case 'unreachable':
-                publishFailures.inc({ producer: options.service, reason: 'unreachable' }, { traceparent: row.traceparent });
-                // The rows published so far in this batch are committed as sent.
-                return { size: rows.length, unreachable: outcome.error };
-            }
-          }
-          return { size: rows.length, unreachable: undefined };
-        });
-        if (batch.unreachable !== undefined) {
-          if (!outage) logger.warn({ error: batch.unreachable }, 'cannot publish outbox events: the Dapr sidecar does not answer; retrying with backoff');
-          return 'unreachable';
-        }
-        if (batch.size < batchSize) return 'done';
+  type Rejection = { row: OutboxEventEntity; error: string; previousFailureAt: number | undefined };
+
+  /** Publishes one row and records the outcome (metrics, the row's backoff, the rejections to charge). */
+  async function publishRow(row: OutboxEventEntity, rejected: Rejection[]): Promise<PublishOutcome['kind']> {
+    const outcome = await publish(row);
+    const now = Date.now();
+    switch (outcome.kind) {
+      case 'published':
+        published.inc({ producer: options.service, topic: row.topic }, { traceparent: row.traceparent });
+        lastSuccessAt = now;
+        failures.delete(row.id);
+        logger.debug({ eventId: row.id, type: row.type, topic: row.topic }, 'published');
+        break;
+      case 'rejected': {
+        publishFailures.inc({ producer: options.service, reason: 'rejected' }, { traceparent: row.traceparent });
+        const previous = failures.get(row.id);
+        const backoff = previous ? previous.backoff.next(undefined) : ROW_BACKOFF.next();
+        failures.set(row.id, { backoff, retryAt: now + backoff.duration, lastFailureAt: now });
+        rejected.push({ row, error: outcome.error, previousFailureAt: previous?.lastFailureAt });
+        logger.warn({ eventId: row.id, type: row.type, topic: row.topic, error: outcome.error, retryInMs: Math.round(backoff.duration) }, 'the sidecar refused an outbox event; retrying it later');
+        break;
       }
+      case 'unreachable':
+        publishFailures.inc({ producer: options.service, reason: 'unreachable' }, { traceparent: row.traceparent });
+        if (!outage) logger.warn({ error: outcome.error }, 'cannot publish outbox events: the Dapr sidecar does not answer; retrying with backoff');
+        break;
+    }
+    return outcome.kind;
+  }
+
+  /**
+   * Publishes up to a batch of the rows this process committed, then marks those the sidecar
+   * accepted sent in one statement. A row that failed is left unsent, for a sweep.
+   */
+  async function publishFresh(rejected: Rejection[]): Promise<'done' | 'unreachable'> {
+    const rows = fresh.splice(0, batchSize);
+    const sent: string[] = [];
+    try {
+      for (const row of rows) {
+        const outcome = await publishRow(row, rejected);
+        if (outcome === 'published') sent.push(row.id);
+        if (outcome === 'unreachable') return 'unreachable';
+      }
+      return 'done';
+    } finally {
+      if (sent.length > 0) await options.orm.em.fork().nativeUpdate(OutboxEvent, { id: { $in: sent }, sentAt: null }, { sentAt: new Date() });
+    }
+  }
+
+  /** Claims and publishes every eligible row (created before `before`, when given) once. */
+  async function sweep(before: Date | undefined, rejected: Rejection[]): Promise<'done' | 'unreachable'> {
+    const tried = new Set<string>();
+    for (;;) {
+      // Rows waiting in `fresh` are published by the next pass; a sweep must not send them as well.
+      const exclude = [...tried, ...backingOff(Date.now()), ...fresh.map((row) => row.id)];
+      const batch = await options.orm.em.fork().transactional(async (em) => {
+        const rows = await em.find(
+          OutboxEvent,
+          { sentAt: null, publishAttempts: { $lt: maxAttempts }, ...(before ? { createdAt: { $lt: before } } : {}), ...(exclude.length > 0 ? { id: { $nin: exclude } } : {}) },
+          { orderBy: { createdAt: 'asc', id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+        );
+        for (const row of rows) {
+          tried.add(row.id);
+          const outcome = await publishRow(row, rejected);
+          if (outcome === 'published') row.sentAt = new Date();
+          // The rows published so far in this batch are committed as sent.
+          if (outcome === 'unreachable') return { size: rows.length, unreachable: true };
+        }
+        return { size: rows.length, unreachable: false };
+      });
+      if (batch.unreachable) return 'unreachable';
+      if (batch.size < batchSize) return 'done';
+    }
+  }
+
+  /** Publishes the fresh rows, then sweeps when one is due; 'unreachable' when the sidecar stopped answering. */
+  async function pass(): Promise<'done' | 'unreachable'> {
+    const rejected: Rejection[] = [];
+    try {
+      if ((await publishFresh(rejected)) === 'unreachable') return 'unreachable';
+      const now = Date.now();
+      if (!state.sweepAll && now - lastSweepAt < pollIntervalMs) return 'done';
+      const before = state.sweepAll ? undefined : new Date(now - sweepAfterMs);
+      state.sweepAll = false;
+      lastSweepAt = now;
+      return await sweep(before, rejected);
     } finally {
       if (rejected.length > 0) await charge(rejected);
     }
@@ -330,10 +390,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         outage = undefined;
       } else {
         outage = outage ? outage.next(undefined) : OUTAGE_BACKOFF.next();
+        // The fresh rows wait in the table now; the pass after the outage sweeps them all.
+        fresh.length = 0;
+        state.sweepAll = true;
       }
       for (const [id, failure] of failures) if (failure.retryAt < Date.now() - EVIDENCE_WINDOW_MS * 10) failures.delete(id);
       if (state.stopped) return;
-      schedule(outage ? outage.duration : state.rerun ? 0 : pollIntervalMs);
+      schedule(outage ? outage.duration : state.rerun || fresh.length > 0 ? 0 : pollIntervalMs);
     })().finally(() => (state.running = undefined));
   }
 
@@ -345,14 +408,24 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
   lagSources.set(options.service, lagQuery);
 
-  function notify(): void {
+  function wake(): void {
     // While the sidecar is away, the backoff timer decides; producers must not turn an outage into a busy loop.
     if (state.stopped || outage) return;
     if (state.running) state.rerun = true;
     else schedule(0);
   }
-  // A stopped relay's subscriber stays registered (MikroORM cannot remove one); notify() then does nothing.
-  options.orm.em.getEventManager().registerSubscriber(notifyOnOutboxCommit(notify));
+  function notify(): void {
+    state.sweepAll = true;
+    wake();
+  }
+  function dispatch(rows: OutboxEventEntity[]): void {
+    // While the sidecar is away (or the relay stopped, or is far behind) rows stay in the table for a sweep.
+    if (state.stopped || outage || fresh.length >= MAX_FRESH_ROWS) return;
+    fresh.push(...rows);
+    wake();
+  }
+  // A stopped relay's subscriber stays registered (MikroORM cannot remove one); it then does nothing.
+  options.orm.em.getEventManager().registerSubscriber(dispatchOnOutboxCommit(dispatch));
 
   schedule(0);
   logger.info({ pollIntervalMs, maxAttempts }, 'outbox relay started');

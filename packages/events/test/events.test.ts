@@ -49,6 +49,8 @@ const silent = createLogger('events-test', 'silent');
 const resources = pubsubResources({ allowedTopics: 'orders,payments,inventory' });
 let database: TestDatabase;
 let orm: MikroORM;
+/** The same database through an ORM of its own, as another instance of the service would reach it. */
+let otherProcess: MikroORM;
 let consumerApp: FastifyInstance;
 let consumerSidecar: RunningSidecar;
 let publisher: RunningSidecar;
@@ -95,6 +97,7 @@ beforeAll(async () => {
   database = await createTestDatabase('test_events');
   orm = await MikroORM.init({ clientUrl: database.url, entities: [OutboxEvent, ProcessedEvent, Receipt], pool: { min: 0, max: 10 } });
   await orm.schema.create();
+  otherProcess = await MikroORM.init({ clientUrl: database.url, entities: [OutboxEvent, ProcessedEvent, Receipt], pool: { min: 0, max: 5 } });
   consumerApp = createHttpServer({ logger: silent, readiness: async () => undefined });
   consumerApp.addHook('onSend', async (request, reply, payload) => {
     if (request.method === 'POST') {
@@ -130,6 +133,7 @@ afterAll(async () => {
   await consumerSidecar?.stop();
   await publisher?.stop();
   await consumerApp?.close();
+  await otherProcess?.close();
   await orm?.close();
   await database?.drop();
   rmSync(resources, { recursive: true, force: true });
@@ -148,9 +152,9 @@ const placed = (orderId: string): EventData<'agora.order.placed.v1'> => ({
   lines: [{ productId: randomUUID(), quantity: 1, unitPrice: { amount: 8900, currency: 'EUR' } }],
 });
 
-/** Writes order-placed events to the outbox in one transaction and returns their rows. */
-async function enqueuePlaced(count: number, options: { traceparent?: string } = {}) {
-  const em = orm.em.fork();
+/** Writes order-placed events to the outbox in one transaction (through `orm` unless told) and returns their rows. */
+async function enqueuePlaced(count: number, options: { traceparent?: string; orm?: MikroORM } = {}) {
+  const em = (options.orm ?? orm).em.fork();
   const rows = Array.from({ length: count }, () => {
     const orderId = randomUUID();
     return enqueueEvent(em, { type: 'agora.order.placed.v1', service: 'orders', subject: `order/${orderId}`, data: placed(orderId), traceparent: options.traceparent });
@@ -178,10 +182,25 @@ describe('the outbox relay', () => {
     expect(stored.every((row) => row.publishAttempts === 0 && row.sentAt !== null)).toBe(true);
   });
 
-  it('picks up rows without a notify, on its poll interval', async () => {
-    startRelay({ pollIntervalMs: 50 });
-    const [row] = await enqueuePlaced(1);
+  it('publishes rows another process committed on its poll, once they are sweepAfterMs old', async () => {
+    startRelay({ pollIntervalMs: 50, sweepAfterMs: 600 });
+    // Its first pass, at start, is over before anything is written.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [row] = await enqueuePlaced(1, { orm: otherProcess });
+    const written = Date.now();
     await eventually(() => handled.some((event) => event.id === row?.id), 'the polled event is handled');
+    expect(Date.now() - written).toBeGreaterThanOrEqual(500);
+  });
+
+  it("leaves the rows another process committed to that process's relay while they are fresh", async () => {
+    // This process's relay publishes what it commits; the other one polls all the time but leaves young rows alone.
+    startRelay({ pollIntervalMs: 600_000 });
+    startRelay({ orm: otherProcess, pollIntervalMs: 10, sweepAfterMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rows = await enqueuePlaced(30);
+    await eventually(async () => (await unsent(rows.map((row) => row.id))) === 0, 'all rows are sent');
+    await eventually(() => rows.every((row) => deliveriesOf(row.id).length > 0), 'every event is delivered');
+    expect(rows.filter((row) => deliveriesOf(row.id).length !== 1)).toEqual([]);
   });
 
   it('publishes what a commit through its ORM wrote right after it, without notify() or a poll', async () => {

@@ -39,7 +39,7 @@ beforeAll(async () => {
   const tokens = createClientCredentialsTokenSource({ issuer: inventory.issuer.issuer, ...SERVICE_CLIENT });
   const token = () => tokens.token();
   inventoryClient = createInternalClient<InventoryRouter>({ url: `http://127.0.0.1:${inventory.service.port}/trpc`, token });
-  // Confirm, notify, cancel and escalate never call payments.
+  // Confirm, cancel and escalate never call payments.
   const payments = createInternalClient<PaymentsRouter>({ url: 'http://127.0.0.1:9/trpc', token });
   activities = createActivities({ orm, inventory: inventoryClient, payments, logger: silent });
   const em = inventory.service.orm.em.fork();
@@ -87,7 +87,6 @@ describe('orders', () => {
         [OrdersState.CONFIRMED]: async (params) => {
           const { orderId } = await placed(params);
           await run(Activity.CONFIRM_ORDER, { orderId, step: 'confirm-order' });
-          await run(Activity.NOTIFY_CUSTOMER, { orderId, step: 'notify-customer' });
         },
         [OrdersState.CANCELLED]: async (params) => {
           const { orderId, reason } = await placed(params);

@@ -8,6 +8,7 @@ const stepNames: Record<string, string> = {
   'charge-payment': 'Charge payment',
   'confirm-order': 'Confirm order',
   'commit-stock': 'Commit stock',
+  // Sagas started before 2026-12-07 had a step of their own for the confirmation notice.
   notify: 'Notify customer',
   'cancel-payment': 'Refund or cancel payment',
   'release-stock': 'Release stock',

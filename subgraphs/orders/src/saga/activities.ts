@@ -3,7 +3,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
-import { enqueueEvent, OutboxEvent } from '@agora/events';
+import { enqueueEvent } from '@agora/events';
 import { domainCodeOf, failureMessageOf } from '@agora/internal-api';
 import type { Logger } from '@agora/service';
 import { inSpan } from '@agora/telemetry';
@@ -137,28 +137,20 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
         return { ok: true, value: { paymentId: payment.paymentId, status: payment.status } };
       }),),
 
+    // The order.confirmed event (the customer's confirmation notice, through the users service)
+    // commits with the status change, so a re-run, which finds the order CONFIRMED, writes none.
     [Activity.CONFIRM_ORDER]: activity((input: StepInput) =>
-      orderStep(Activity.CONFIRM_ORDER, input, (order) => {
+      orderStep(Activity.CONFIRM_ORDER, input, (order, em) => {
         if (order.status === OrderStatus.CONFIRMED) return { ok: true, value: order.status };
         if (order.status !== OrderStatus.PENDING) return { ok: false, rejected: true, code: 'CONFLICT', message: `order ${order.id} is ${order.status}` };
         order.status = OrderStatus.CONFIRMED;
+        enqueueEvent(em, { type: 'agora.order.confirmed.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, total: money(order) } });
         return { ok: true, value: order.status };
       }),
     ),
 
     [Activity.COMMIT_STOCK]: activity((input: StepInput) =>
       participantStep(Activity.COMMIT_STOCK, input, async () => ({ ok: true, value: (await inventory.commit.mutate({ orderId: input.orderId })).committed })),),
-
-    // The confirmation notice: the order.confirmed event, which the users service turns into a
-    // notification and a message. Its own step, so that a failure here never undoes the order.
-    [Activity.NOTIFY_CUSTOMER]: activity((input: StepInput) =>
-      orderStep(Activity.NOTIFY_CUSTOMER, input, async (order, em) => {
-        // Once per order: a re-run finds the event it already wrote.
-        const sent = await em.count(OutboxEvent, { subject: order.id, type: 'agora.order.confirmed.v1' });
-        if (sent === 0) enqueueEvent(em, { type: 'agora.order.confirmed.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, total: money(order) } });
-        return { ok: true, value: sent === 0 };
-      }),
-    ),
 
     [Activity.CANCEL_PAYMENT]: activity((input: ReasonInput) =>
       participantStep(Activity.CANCEL_PAYMENT, input, async () => ({ ok: true, value: (await payments.cancel.mutate({ orderId: input.orderId, reason: input.reason })).status })),),

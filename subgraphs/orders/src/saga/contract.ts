@@ -64,7 +64,6 @@ export const Activity = {
   CHARGE_PAYMENT: 'chargePayment',
   CONFIRM_ORDER: 'confirmOrder',
   COMMIT_STOCK: 'commitStock',
-  NOTIFY_CUSTOMER: 'notifyCustomer',
   CANCEL_PAYMENT: 'cancelPayment',
   RELEASE_STOCK: 'releaseStock',
   CANCEL_ORDER: 'cancelOrder',

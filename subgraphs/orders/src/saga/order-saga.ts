@@ -7,8 +7,8 @@ import { sagaMetrics, type SagaOutcome } from './saga-metrics.ts';
 //
 //   1. reserve stock for every line, in parallel        compensation: release stock
 //   2. charge the payment (maybe wait for confirmation)  compensation: cancel or refund it
-//   3. confirm the order, then commit the reservations
-//   4. notify the customer (skipped on failure)
+//   3. confirm the order (its agora.order.confirmed.v1 event, which the users service turns into
+//      the customer's notification, commits with it), then commit the reservations
 //
 // On a rejection, a timeout or a cancellation request, completed steps are compensated in
 // reverse and the order is cancelled. A compensation that keeps failing escalates: the order
@@ -30,7 +30,6 @@ interface StepPolicy {
 }
 
 const FORWARD: StepPolicy = { deadline: 'step', attempts: Number.POSITIVE_INFINITY, backoffSeconds: 0.5, maxBackoffSeconds: 5 };
-const NOTIFY: StepPolicy = { deadline: 'attempt', attempts: 2, backoffSeconds: 1, maxBackoffSeconds: 1 };
 const COMPENSATION: StepPolicy = { deadline: 'attempt', attempts: 8, backoffSeconds: 1, maxBackoffSeconds: 30 };
 
 type Failure = Extract<Outcome<unknown>, { ok: false }>;
@@ -168,10 +167,6 @@ async function* runSaga(context: WorkflowContext, input: SagaInput): AsyncGenera
   context.setCustomStatus('commit-stock');
   const committed = yield* runStep(context, 'commit-stock', COMPENSATION, timeout, () => [call(context, input, Activity.COMMIT_STOCK, { orderId, step: 'commit-stock' })]);
   if (!committed.ok) return yield* escalate(context, input, 'commit-stock', committed.message);
-
-  context.setCustomStatus('notify');
-  // Skip policy: a notification that cannot be sent does not undo the order.
-  yield* runStep(context, 'notify', NOTIFY, timeout, () => [call(context, input, Activity.NOTIFY_CUSTOMER, { orderId, step: 'notify' })]);
   context.setCustomStatus('completed');
   return { status: 'CONFIRMED' };
 }

@@ -40,12 +40,18 @@ const INBOX = `query($first: Int, $after: String) {
 }`;
 const MARK_READ = 'mutation($id: ID!) { markNotificationRead(id: $id) { id readAt } }';
 
-/** The simulated provider's stand-in: records messages, fails for the addresses in `failing`. */
+/** The simulated provider's stand-in: records messages, fails for the addresses in `failing`, waits for `held` while it is set. */
 class RecordingSender implements NotificationSender {
   readonly sent: OutgoingMessage[] = [];
   readonly failing = new Set<string>();
+  held: Promise<void> | undefined;
+  waiting = 0;
 
   async send(message: OutgoingMessage): Promise<void> {
+    if (this.held) {
+      this.waiting += 1;
+      await this.held.finally(() => (this.waiting -= 1));
+    }
     if (this.failing.has(message.to)) throw new Error('the mail provider is unavailable');
     this.sent.push(message);
   }
@@ -239,6 +245,33 @@ describe('sending notifications out', () => {
 
     await eventually(async () => (await delivery()).status === DeliveryStatus.SENT, 'the retry sends it');
     expect((await delivery()).attempts).toBeGreaterThanOrEqual(2);
+  });
+
+  it('holds no database connection while the sender works: with more sends waiting than the pool has connections, the inbox answers', async () => {
+    // Events posted straight to the app's route, all at once, as a sidecar redelivering a backlog would.
+    const events = Array.from({ length: 7 }, () => ({ specversion: '1.0', id: randomUUID(), source: 'agora/orders', type: 'agora.order.placed.v1', datacontenttype: 'application/json', data: placed(devUserIds.alice, randomUUID()) }));
+    let release = () => {};
+    sender.held = new Promise<void>((resolve) => (release = resolve));
+    const posted = events.map((event) =>
+      fetch(`http://127.0.0.1:${subgraph.service.port}/events/orders`, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) }),
+    );
+    try {
+      // Seven sends wait in the sender; the pool has five connections (DATABASE_POOL_MAX).
+      await eventually(() => sender.waiting === events.length, 'every send waits in the sender');
+      const started = performance.now();
+      expect((await inboxOf('alice', { first: 1 })).totalCount).toBeGreaterThanOrEqual(events.length);
+      expect(performance.now() - started).toBeLessThan(2_000);
+    } finally {
+      release();
+      sender.held = undefined;
+    }
+    for (const answer of await Promise.all(posted)) expect(await answer.json()).toEqual({ status: 'SUCCESS' });
+    for (const event of events) {
+      await eventually(
+        async () => (await subgraph.service.orm.em.fork().find(NotificationDelivery, { notification: { eventId: event.id } })).every((delivery) => delivery.status === DeliveryStatus.SENT),
+        `the notification of ${event.id} is sent`,
+      );
+    }
   });
 
   it('stores the notification of a user it has never seen and skips sending it', async () => {

@@ -4,10 +4,18 @@ import type { Logger } from '@agora/service';
 import { User } from '../user/user.entity.ts';
 import { DeliveryChannel, DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
 import { maskAddress, type NotificationSender } from './notification-sender.ts';
+import type { NotificationEntity } from './notification.entity.ts';
+import type { Recipient, RecordedNotification } from './record-notification.ts';
 
 // Sending is outside the transaction that stores a notification: a sender that fails or hangs
 // never costs the user the notification. Each delivery row records what happened; a PENDING row
 // left by a crash and a FAILED one are tried again by the retry loop, up to MAX_DELIVERY_ATTEMPTS.
+//
+// A notification just stored is sent from what its transaction wrote: its deliveries are claimed
+// by moving their updated_at (the retry loop only takes rows untouched for its interval), sent,
+// and each recorded, without a transaction or a lock held while the sender works. The retry loop
+// claims with row locks. A sender must answer well within NOTIFICATION_RETRY_INTERVAL_MS, or the
+// retry loop may take a delivery still being sent: delivery is at least once.
 
 export const MAX_DELIVERY_ATTEMPTS = 3;
 
@@ -24,15 +32,10 @@ export interface DeliveryDeps {
   logger: Logger;
 }
 
-/**
- * One attempt: SENT, FAILED (with the error) or SKIPPED (no address); changes are flushed by the
- * caller's transaction. The delivery comes with its notification loaded.
- */
-async function attempt(tx: EntityManager, delivery: NotificationDeliveryEntity, { sender, logger }: DeliveryDeps): Promise<void> {
-  const notification = delivery.notification;
-  const user = await tx.findOne(User, { id: notification.userId });
+/** One attempt: SENT, FAILED (with the error) or SKIPPED (no address), set on `delivery` for the caller to store. */
+async function attempt(delivery: NotificationDeliveryEntity, notification: NotificationEntity, recipient: Recipient | null, { sender, logger }: DeliveryDeps): Promise<void> {
   const sms = delivery.channel === DeliveryChannel.SMS;
-  const to = sms ? user?.phoneNumber : user?.email;
+  const to = sms ? recipient?.phoneNumber : recipient?.email;
   if (!to) {
     delivery.status = DeliveryStatus.SKIPPED;
     delivery.lastError = sms ? 'no phone number on file' : 'no email address on file';
@@ -68,9 +71,32 @@ async function attemptMatching(deps: DeliveryDeps, { eventId, ...where }: Delive
       .limit(limit)
       .setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE, ['delivery'])
       .getResultList();
-    for (const delivery of deliveries) await attempt(tx, delivery, deps);
+    for (const delivery of deliveries) {
+      const user = await tx.findOne(User, { id: delivery.notification.userId }, { fields: ['email', 'phoneNumber'] });
+      await attempt(delivery, delivery.notification, user ? { email: user.email, phoneNumber: user.phoneNumber ?? null } : null, deps);
+    }
     return deliveries.length;
   });
+}
+
+/**
+ * Sends a notification right after the transaction that stored it committed (see above): one
+ * statement claims its deliveries, one records each. Deliveries another instance's retry loop
+ * took meanwhile are left to the locking path.
+ */
+export async function deliverRecorded({ notification, deliveries, recipient }: RecordedNotification, deps: DeliveryDeps): Promise<void> {
+  const em = deps.em.fork();
+  const ids = deliveries.map((delivery) => delivery.id);
+  const claimed = await em.nativeUpdate(NotificationDelivery, { id: { $in: ids }, status: DeliveryStatus.PENDING }, { updatedAt: new Date() });
+  if (claimed !== ids.length) {
+    await deliverNotificationOf(notification.eventId, deps);
+    return;
+  }
+  for (const delivery of deliveries) {
+    await attempt(delivery, notification, recipient, deps);
+    const { status, maskedAddress, attempts, lastError, sentAt } = delivery;
+    await em.nativeUpdate(NotificationDelivery, { id: delivery.id }, { status, maskedAddress, attempts, lastError, sentAt, updatedAt: new Date() });
+  }
 }
 
 /** Sends the pending deliveries of the notification made from `eventId` (right after it was stored). */

@@ -5,7 +5,7 @@ import { User } from '../user/user.entity.ts';
 import { DeliveryChannel, DeliveryStatus, NotificationDelivery, type NotificationDeliveryEntity } from './notification-delivery.entity.ts';
 import { maskAddress, type NotificationSender } from './notification-sender.ts';
 import type { NotificationEntity } from './notification.entity.ts';
-import type { Recipient, RecordedNotification } from './record-notification.ts';
+import { recipientOf, type Recipient, type RecordedNotification } from './record-notification.ts';
 
 // Sending is outside the transaction that stores a notification: a sender that fails or hangs
 // never costs the user the notification. Each delivery row records what happened; a PENDING row
@@ -72,8 +72,8 @@ async function attemptMatching(deps: DeliveryDeps, { eventId, ...where }: Delive
       .setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE, ['delivery'])
       .getResultList();
     for (const delivery of deliveries) {
-      const user = await tx.findOne(User, { id: delivery.notification.userId }, { fields: ['email', 'phoneNumber'] });
-      await attempt(delivery, delivery.notification, user ? { email: user.email, phoneNumber: user.phoneNumber ?? null } : null, deps);
+      const recipient = recipientOf(await tx.findOne(User, { id: delivery.notification.userId }, { fields: ['email', 'phoneNumber'] }));
+      await attempt(delivery, delivery.notification, recipient, deps);
     }
     return deliveries.length;
   });

@@ -13,6 +13,9 @@ export interface Recipient {
   phoneNumber: string | null;
 }
 
+/** A user's addresses as a Recipient (null for a user this service has never seen). */
+export const recipientOf = (user: { email: string; phoneNumber?: string | null | undefined } | null): Recipient | null => (user ? { email: user.email, phoneNumber: user.phoneNumber ?? null } : null);
+
 /** A stored notification with its pending deliveries and its recipient as they were in that transaction. */
 export interface RecordedNotification {
   notification: NotificationEntity;
@@ -28,8 +31,7 @@ export interface RecordedNotification {
  */
 export async function recordNotification(em: EntityManager, event: NotifyingEvent): Promise<RecordedNotification> {
   const content = notificationContent(event);
-  const user = await em.findOne(User, { id: content.userId }, { fields: ['email', 'phoneNumber'] });
-  const recipient = user ? { email: user.email, phoneNumber: user.phoneNumber ?? null } : null;
+  const recipient = recipientOf(await em.findOne(User, { id: content.userId }, { fields: ['email', 'phoneNumber'] }));
   const notification = em.create(Notification, { ...content, eventId: event.id, readAt: null });
   const pending = { notification, status: DeliveryStatus.PENDING, maskedAddress: null, lastError: null, sentAt: null };
   const deliveries = [em.create(NotificationDelivery, { ...pending, channel: DeliveryChannel.EMAIL })];

@@ -147,10 +147,13 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
     url: `http://127.0.0.1:${httpPort}`,
     async stop() {
       stopWaiting.abort();
-      await channel.close();
-      await app.close();
-      await workflows.stop();
-      await components.close();
+      // Every part stops even when one before it fails, the components (their database pools) last;
+      // the first failure is reported after.
+      const failures: unknown[] = [];
+      for (const part of [() => channel.close(), () => app.close(), () => workflows.stop(), () => components.close()]) {
+        await part().catch((error: unknown) => failures.push(error));
+      }
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

@@ -66,3 +66,24 @@ describe('a PostgreSQL connection lost in the middle of a transaction', () => {
     }
   });
 });
+
+describe('closing a store', () => {
+  const sessions = async () => Number((await killer.query<{ n: string }>('select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()')).rows[0]?.n);
+
+  // The launcher stops PostgreSQL right after the sidecars: a session still open then is cut
+  // ("terminating connection due to administrator command" in npm start's log).
+  it('resolves only once every connection of its pool has closed', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const logger = createLogger('connection-loss-test', 'silent');
+      const store: StateStore = await createPostgresStateStore({ name: 'statestore', metadata: { connectionString: database.url }, appId: 'test-app', baseDir: '.', logger, env: {} });
+      const workflows = new WorkflowStore(database.url, 'close-test', () => undefined);
+      await workflows.init();
+      // Several connections open in each pool.
+      await Promise.all(Array.from({ length: 4 }, (_, index) => store.set({ key: `close-${index}`, value: Buffer.from('x'), etag: undefined, concurrency: 'last-write', ttlSeconds: undefined })));
+      await Promise.all(Array.from({ length: 4 }, () => workflows.transaction(async (_tx, client) => client.query('select pg_sleep(0.01)'))));
+      expect(await sessions()).toBeGreaterThan(1);
+      await Promise.all([store.close(), workflows.close()]);
+      expect(await sessions()).toBe(0);
+    }
+  });
+});

@@ -64,7 +64,6 @@ function quoteTableName(name: string, metadataKey: string): { sql: string; schem
     : { sql: `"${first}"."${second}"`, schema: first, table: second };
 }
 
-/** Reads daprd's keyword/value connection strings ("host=... user=...") as well as postgres:// URLs. */
 /**
  * pg leaves the 'error' event of a checked-out client to its holder: a connection that dies in
  * a transaction (PostgreSQL crashing) would crash the process unheard. The query in flight fails
@@ -74,6 +73,26 @@ export function guardCheckedOutClients(pool: pg.Pool, report: (error: Error) => 
   pool.on('connect', (client) => client.on('error', report));
 }
 
+/**
+ * Ends a pool and waits until each of its connections has closed. pg-pool's end() resolves once it
+ * has told them to end, before their sockets close: a server stopped right after (the launcher
+ * stops PostgreSQL last) could still find their sessions and cut them.
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  const open = pool.totalCount;
+  let closed = 0;
+  const allClosed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => {
+      closed += 1;
+      if (closed >= open) resolve();
+    });
+  });
+  await pool.end();
+  await allClosed;
+}
+
+/** Reads daprd's keyword/value connection strings ("host=... user=...") as well as postgres:// URLs. */
 export function poolConfig(connectionString: string): pg.PoolConfig {
   if (/^postgres(ql)?:\/\//i.test(connectionString)) return { connectionString };
   const config: pg.PoolConfig = {};
@@ -260,7 +279,7 @@ export class PostgresStateStore implements StateStore {
   async close(): Promise<void> {
     clearInterval(this.#cleanupTimer);
     await this.#cleanupRun;
-    await this.#pool.end();
+    await endPool(this.#pool);
   }
 
   #createTableSql(): string {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { guardCheckedOutClients, poolConfig } from '../state/postgresql.ts';
+import { endPool, guardCheckedOutClients, poolConfig } from '../state/postgresql.ts';
 import { toStatus, type OrchestrationStatus } from './proto.ts';
 
 // The workflow engine's durable state, in the PostgreSQL database of the app's actor state store
@@ -777,6 +777,6 @@ export class WorkflowStore {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#pool.end();
+    await endPool(this.#pool);
   }
 }

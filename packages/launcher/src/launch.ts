@@ -116,8 +116,11 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
   const runFile = readRunFile(options.runFile);
   const { apps } = runFile;
   const cleanups: (() => Promise<void>)[] = [];
+  // Each part is stopped whatever the one before it did; a failure is logged, not thrown.
   const stopAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => emit({ type: 'log', app: 'launcher', line: `stopping: ${error instanceof Error ? error.message : String(error)}` }));
+    }
   };
 
   const step = async <T>(name: string, detail: string, run: () => Promise<T>, readyDetail: (value: T) => string): Promise<T> => {

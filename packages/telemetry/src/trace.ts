@@ -26,16 +26,12 @@ const tracer = trace.getTracer('agora');
 const ids = new RandomIdGenerator();
 
 /**
- * This hop's span context where no SDK makes spans: the caller's trace and flags (a new sampled
- * trace without a valid caller) and a span id of its own. Nothing is recorded.
+ * This hop's span context where no SDK makes spans: the caller's trace, flags and tracestate (a new
+ * sampled trace without a valid caller) and a span id of its own. Nothing is recorded.
  */
 export function hopSpanContext(caller: SpanContext | undefined): SpanContext {
-  const valid = caller !== undefined && isSpanContextValid(caller);
-  return {
-    traceId: valid ? caller.traceId : ids.generateTraceId(),
-    spanId: ids.generateSpanId(),
-    traceFlags: valid ? caller.traceFlags : TraceFlags.SAMPLED,
-  };
+  if (caller === undefined || !isSpanContextValid(caller)) return { traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED };
+  return { ...caller, spanId: ids.generateSpanId(), isRemote: false };
 }
 
 /** The W3C traceparent of the active span; undefined outside a span or without an SDK. */

@@ -118,8 +118,8 @@ describe('trace context of outgoing requests when nothing is exported', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     };
-    // The next service: answers with the traceparent it received.
-    const next = http.createServer((request, response) => response.end(request.headers.traceparent ?? 'none'));
+    // The next service: answers with the traceparent it received, and the tracestate after a ';' if one came.
+    const next = http.createServer((request, response) => response.end(`${request.headers.traceparent ?? 'none'}${request.headers.tracestate ? `;${request.headers.tracestate}` : ''}`));
     const nextUrl = await listen(next);
     const viaHttp = (headers: Record<string, string> = {}) =>
       new Promise<string>((resolve, reject) => {
@@ -143,10 +143,12 @@ describe('trace context of outgoing requests when nothing is exported', () => {
     try {
       const url = await listen(service);
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-      const seen = (await (await fetch(`${url}/graphql`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } })).json()) as Record<string, string>;
+      const tracestate = 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE';
+      const seen = (await (await fetch(`${url}/graphql`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate } })).json()) as Record<string, string>;
       expect(seen['mine']).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-      expect(seen['fetch']).toBe(seen['mine']);
-      expect(seen['http']).toBe(seen['mine']);
+      // The caller's vendors' tracestate travels on unchanged (W3C Trace Context).
+      expect(seen['fetch']).toBe(`${seen['mine']};${tracestate}`);
+      expect(seen['http']).toBe(`${seen['mine']};${tracestate}`);
       expect(seen['given']).toBe(own);
       // Outside any request (background work): nothing to hand on.
       expect(await (await fetch(`${nextUrl}/work`)).text()).toBe('none');

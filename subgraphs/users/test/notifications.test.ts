@@ -247,6 +247,30 @@ describe('sending notifications out', () => {
     expect((await delivery()).attempts).toBeGreaterThanOrEqual(2);
   });
 
+  it('holds no transaction open while a retried send waits in the sender, and records it when it ends', async () => {
+    sender.failing.add('bob@agora.test');
+    const eventId = await publish('agora.payment.failed.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: devUserIds.bob, amount: money, reason: 'card declined' });
+    await arrived(eventId);
+    const notification = (await notificationOf(eventId))!;
+    const delivery = () => subgraph.service.orm.em.fork().findOneOrFail(NotificationDelivery, { notification: notification.id });
+    await eventually(async () => (await delivery()).status === DeliveryStatus.FAILED, 'the failed delivery is recorded');
+    let release = () => {};
+    sender.held = new Promise<void>((resolve) => (release = resolve));
+    sender.failing.clear();
+    try {
+      await eventually(() => sender.waiting > 0, 'the retry loop waits in the sender');
+      const open = await subgraph.service.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ pid: number }[]>("select pid from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'");
+      expect(open).toEqual([]);
+    } finally {
+      release();
+      sender.held = undefined;
+    }
+    await eventually(async () => (await delivery()).status === DeliveryStatus.SENT, 'the retried send is recorded');
+  });
+
   it('holds no database connection while the sender works: with more sends waiting than the pool has connections, the inbox answers', async () => {
     // Events posted straight to the app's route, all at once, as a sidecar redelivering a backlog would.
     const events = Array.from({ length: 7 }, () => ({ specversion: '1.0', id: randomUUID(), source: 'agora/orders', type: 'agora.order.placed.v1', datacontenttype: 'application/json', data: placed(devUserIds.alice, randomUUID()) }));

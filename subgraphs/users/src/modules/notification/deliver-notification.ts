@@ -11,10 +11,12 @@ import { recipientOf, type Recipient, type RecordedNotification } from './record
 // never costs the user the notification. Each delivery row records what happened; a PENDING row
 // left by a crash and a FAILED one are tried again by the retry loop, up to MAX_DELIVERY_ATTEMPTS.
 //
-// A notification just stored is sent from what its transaction wrote: its deliveries are claimed
-// by moving their updated_at (the retry loop only takes rows untouched for its interval), sent,
-// and each recorded, without a transaction or a lock held while the sender works. The retry loop
-// claims with row locks. A sender must answer well within NOTIFICATION_RETRY_INTERVAL_MS, or the
+// Whoever sends a delivery first claims it by moving its updated_at: the retry loop only takes
+// rows untouched for its interval, so a claim is a lease for that long. A notification just
+// stored is claimed with one statement from what its transaction wrote; the retry loop claims
+// under row locks (skipping rows another claim holds) in a short transaction of its own. No
+// transaction, lock or pooled connection is held while the sender works, and each attempt is
+// recorded as it ends. A sender must answer well within NOTIFICATION_RETRY_INTERVAL_MS, or a
 // retry loop may take a delivery still being sent: delivery is at least once.
 
 export const MAX_DELIVERY_ATTEMPTS = 3;
@@ -55,13 +57,31 @@ async function attempt(delivery: NotificationDeliveryEntity, notification: Notif
   }
 }
 
+/** A claimed delivery with what sending it needs. */
+interface Claimed {
+  delivery: NotificationDeliveryEntity;
+  notification: NotificationEntity;
+  recipient: Recipient | null;
+}
+
+/** Attempts each claimed delivery in turn and records how it ended. */
+async function sendClaimed(em: EntityManager, claimed: readonly Claimed[], deps: DeliveryDeps): Promise<void> {
+  for (const { delivery, notification, recipient } of claimed) {
+    await attempt(delivery, notification, recipient, deps);
+    const { status, maskedAddress, attempts, lastError, sentAt } = delivery;
+    await em.nativeUpdate(NotificationDelivery, { id: delivery.id }, { status, maskedAddress, attempts, lastError, sentAt, updatedAt: new Date() });
+  }
+}
+
 /**
- * Claims unfinished deliveries matching `where` (skipping any another instance is working on),
- * with their notifications in the same query, and attempts each. Only the delivery rows are
- * locked: a notification stays readable, and can be marked read, while it is being sent.
+ * Claims up to `limit` unfinished deliveries matching `where`, with their notifications and
+ * recipients, and sends them. Rows another claim has locked are skipped; only the delivery rows
+ * are locked, and only while they are claimed, so a notification stays readable (and can be
+ * marked read) throughout.
  */
-async function attemptMatching(deps: DeliveryDeps, { eventId, ...where }: DeliveryFilter, limit: number): Promise<number> {
-  return deps.em.fork().transactional(async (tx) => {
+async function claimAndSend(deps: DeliveryDeps, { eventId, ...where }: DeliveryFilter, limit: number): Promise<number> {
+  const em = deps.em.fork();
+  const claimed = await em.transactional(async (tx) => {
     const deliveries = await tx
       .createQueryBuilder(NotificationDelivery, 'delivery')
       .select('*')
@@ -71,18 +91,20 @@ async function attemptMatching(deps: DeliveryDeps, { eventId, ...where }: Delive
       .limit(limit)
       .setLockMode(LockMode.PESSIMISTIC_PARTIAL_WRITE, ['delivery'])
       .getResultList();
-    for (const delivery of deliveries) {
-      const recipient = recipientOf(await tx.findOne(User, { id: delivery.notification.userId }, { fields: ['email', 'phoneNumber'] }));
-      await attempt(delivery, delivery.notification, recipient, deps);
-    }
-    return deliveries.length;
+    if (deliveries.length === 0) return [];
+    await tx.nativeUpdate(NotificationDelivery, { id: { $in: deliveries.map((delivery) => delivery.id) } }, { updatedAt: new Date() });
+    const userIds = [...new Set(deliveries.map((delivery) => delivery.notification.userId))];
+    const users = new Map((await tx.find(User, { id: { $in: userIds } }, { fields: ['email', 'phoneNumber'] })).map((user) => [user.id, recipientOf(user)]));
+    return deliveries.map((delivery) => ({ delivery, notification: delivery.notification, recipient: users.get(delivery.notification.userId) ?? null }));
   });
+  await sendClaimed(em, claimed, deps);
+  return claimed.length;
 }
 
 /**
  * Sends a notification right after the transaction that stored it committed (see above): one
- * statement claims its deliveries, one records each. Deliveries another instance's retry loop
- * took meanwhile are left to the locking path.
+ * statement claims its deliveries, one records each. Deliveries a retry loop took meanwhile are
+ * left to it; the rest are claimed as the retry loop claims.
  */
 export async function deliverRecorded({ notification, deliveries, recipient }: RecordedNotification, deps: DeliveryDeps): Promise<void> {
   const em = deps.em.fork();
@@ -92,21 +114,21 @@ export async function deliverRecorded({ notification, deliveries, recipient }: R
     await deliverNotificationOf(notification.eventId, deps);
     return;
   }
-  for (const delivery of deliveries) {
-    await attempt(delivery, notification, recipient, deps);
-    const { status, maskedAddress, attempts, lastError, sentAt } = delivery;
-    await em.nativeUpdate(NotificationDelivery, { id: delivery.id }, { status, maskedAddress, attempts, lastError, sentAt, updatedAt: new Date() });
-  }
+  await sendClaimed(
+    em,
+    deliveries.map((delivery) => ({ delivery, notification, recipient })),
+    deps,
+  );
 }
 
 /** Sends the pending deliveries of the notification made from `eventId` (right after it was stored). */
 export async function deliverNotificationOf(eventId: string, deps: DeliveryDeps): Promise<void> {
-  await attemptMatching(deps, { eventId, status: DeliveryStatus.PENDING }, 10);
+  await claimAndSend(deps, { eventId, status: DeliveryStatus.PENDING }, 10);
 }
 
 /** Tries again deliveries that failed, or stayed pending, for at least `olderThanMs`. */
 export function retryDeliveries(deps: DeliveryDeps, options: { olderThanMs: number; limit?: number }): Promise<number> {
-  return attemptMatching(deps, { updatedAt: { $lt: new Date(Date.now() - options.olderThanMs) } }, options.limit ?? 50);
+  return claimAndSend(deps, { updatedAt: { $lt: new Date(Date.now() - options.olderThanMs) } }, options.limit ?? 50);
 }
 
 /** Runs retryDeliveries every `intervalMs` until stopped. */

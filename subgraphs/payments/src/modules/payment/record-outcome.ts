@@ -1,6 +1,6 @@
 import { LockMode, type EntityManager } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { enqueueEvent } from '@agora/events';
+import { enqueueEvent, type EventData } from '@agora/events';
 import { audit, type Logger } from '@agora/service';
 import { providerKeys, type PaymentProvider } from '../provider/payment-provider.ts';
 import { Payment, PaymentStatus, type PaymentEntity } from './payment.entity.ts';
@@ -42,7 +42,7 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
       payment.status = PaymentStatus.CAPTURED;
       payment.providerPaymentId = seen.providerPaymentId;
       payment.statusReason = null;
-      enqueueEvent(em, { type: 'agora.payment.succeeded.v1', service: 'payments', subject: payment.id, data: { ...paymentData(payment), awaitedConfirmation } });
+      enqueuePaymentEvent(em, 'agora.payment.succeeded.v1', { ...paymentData(payment), awaitedConfirmation });
       return 'applied';
     case 'requires_confirmation':
       if (payment.status !== PaymentStatus.PENDING && payment.status !== PaymentStatus.AUTHORIZED) return 'unchanged';
@@ -55,7 +55,7 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
       payment.status = seen.kind === 'declined' ? PaymentStatus.DECLINED : PaymentStatus.FAILED;
       payment.providerPaymentId = seen.providerPaymentId;
       payment.statusReason = seen.reason;
-      enqueueEvent(em, { type: 'agora.payment.failed.v1', service: 'payments', subject: payment.id, data: { ...paymentData(payment), reason: seen.reason, awaitedConfirmation } });
+      enqueuePaymentEvent(em, 'agora.payment.failed.v1', { ...paymentData(payment), reason: seen.reason, awaitedConfirmation });
       return 'applied';
     case 'canceled':
       if (!open) return 'unchanged';
@@ -74,10 +74,15 @@ function transition(em: EntityManager, payment: PaymentEntity, seen: Observation
         reason: seen.reason,
         providerRefundId: seen.providerRefundId,
       });
-      enqueueEvent(em, { type: 'agora.payment.refunded.v1', service: 'payments', subject: payment.id, data: paymentData(payment) });
+      enqueuePaymentEvent(em, 'agora.payment.refunded.v1', paymentData(payment));
       return 'applied';
   }
 }
+
+type PaymentEventType = 'agora.payment.succeeded.v1' | 'agora.payment.failed.v1' | 'agora.payment.refunded.v1';
+
+/** Adds one of a payment's events to the outbox in `em`'s transaction; its subject is the payment. */
+const enqueuePaymentEvent = <T extends PaymentEventType>(em: EntityManager, type: T, data: EventData<T>) => enqueueEvent(em, { type, service: 'payments', subject: data.paymentId, data });
 
 /** What every payment event says of its payment. */
 const paymentData = (payment: PaymentEntity) => ({ paymentId: payment.id, orderId: payment.orderId, userId: payment.customerId, amount: { amount: payment.amount, currency: payment.currency } });

@@ -11,7 +11,8 @@ import type { LoadResult, LoadRun } from './load.ts';
 import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
 import type { AgoraGatewayRun } from './agora-gateway.ts';
 import type { StockRun } from './stock-gateway.ts';
-import { accessToken, appPid, launchSystem, postGraphQL, processCpuMs, RUN_FILE, serviceToken, UNLIMITED } from './system.ts';
+import { availableParallelism as availableCores } from 'node:os';
+import { accessToken, appPid, appPids, connectDatabase, cpuBetween, cpuSample, launchSystem, postGraphQL, processCpuMs, RUN_FILE, serviceToken, UNLIMITED, type BenchSystem, type PgClient } from './system.ts';
 
 const CONNECTIONS = 20;
 /** Targets take turns, ROUNDS times, so that other load on the machine falls on all of them alike. */
@@ -44,6 +45,8 @@ interface Target {
 interface Round extends LoadResult {
   /** CPU time of the gateway's process over the measured run, ms. */
   cpuMs: number | undefined;
+  /** CPU time of the rest of the system over the measured run, ms: the subgraphs, this process (the sidecars), PostgreSQL's backends. */
+  restCpuMs: number;
 }
 
 interface Measured {
@@ -57,6 +60,8 @@ interface Measured {
   mismatches: number;
   /** CPU time of the gateway's process per request, in ms. */
   cpuPerRequest: number | undefined;
+  /** CPU time of the rest of the system per request, in ms. */
+  restCpuPerRequest: number;
 }
 
 function combine(rounds: readonly Round[]): Measured {
@@ -74,6 +79,7 @@ function combine(rounds: readonly Round[]): Measured {
     errors: sum((round) => round.errors),
     mismatches: sum((round) => round.mismatches),
     cpuPerRequest: cpu === undefined ? undefined : cpu / latencies.length,
+    restCpuPerRequest: sum((round) => round.restCpuMs) / latencies.length,
   };
 }
 
@@ -95,26 +101,41 @@ function forkChild<T>(file: string, message: unknown, nodeOptions?: string): { c
   return { child, answer };
 }
 
-async function load(target: Target, run: Omit<LoadRun, 'url'>): Promise<Round> {
+/** Samples the CPU used so far by the system apart from the gateways: the subgraph apps, this process (the sidecars), PostgreSQL's backends. */
+type RestSample = () => Promise<Map<string, number>>;
+
+function restOfSystem(system: BenchSystem, database: PgClient): RestSample {
+  const subgraphs = new Map([...appPids()].filter(([id]) => SUBGRAPHS.includes(id)));
+  return () => cpuSample(system, subgraphs, database, 'bench process: sidecars, launcher');
+}
+
+async function load(target: Target, run: Omit<LoadRun, 'url'>, rest: RestSample): Promise<Round> {
+  const restBefore = await rest();
   const { answer } = forkChild<LoadResult>('./load.ts', { ...run, url: target.url });
   // The CPU window includes the warm-up; subtract it in proportion to time, which the steady load makes fair enough.
   const cpuBefore = target.pid === undefined ? undefined : processCpuMs(target.pid);
   const result = await answer;
   const cpuAfter = target.pid === undefined ? undefined : processCpuMs(target.pid);
+  const restMs = cpuBetween(restBefore, await rest()).reduce((sum, part) => sum + part.ms, 0);
   const share = run.seconds / (run.seconds + run.warmupSeconds);
-  return { ...result, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * share };
+  return { ...result, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * share, restCpuMs: restMs * share };
 }
 
 export async function run(): Promise<void> {
   const start = runStart();
   const system = await launchSystem();
   const children: ChildProcess[] = [];
+  let database: PgClient | undefined;
   try {
     const gatewayApp = system.apps.find((app) => app.id === 'gateway');
     if (!gatewayApp) throw new Error('the run file has no gateway');
     const viaSidecar = Object.fromEntries(SUBGRAPHS.map((name) => [name, `${gatewayApp.sidecarUrl}/v1.0/invoke/${name}/method/graphql`]));
     const direct = Object.fromEntries(SUBGRAPHS.map((name) => [name, system.apps.find((app) => app.id === name)?.url ?? '']));
     const service = await serviceToken(system.issuer);
+    const ordersDatabase = system.apps.find((app) => app.id === 'orders')?.database;
+    if (!ordersDatabase) throw new Error('the orders app has no database');
+    database = await connectDatabase(ordersDatabase);
+    const rest = restOfSystem(system, database);
     const startStock = async (subgraphUrls: Record<string, string>): Promise<{ url: string; pid: number | undefined }> => {
       const { child, answer } = forkChild<{ url: string }>('./stock-gateway.ts', { subgraphUrls, serviceToken: service } satisfies StockRun, GATEWAY_NODE_OPTIONS);
       children.push(child);
@@ -151,7 +172,7 @@ export async function run(): Promise<void> {
       for (let round = 1; round <= ROUNDS; round += 1) {
         process.stdout.write(`${query.name}: round ${round} of ${ROUNDS}, ${targets.length} gateways, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s each…\n`);
         for (const [index, target] of targets.entries()) {
-          rounds[index]?.push(await load(target, { headers, body, expectBody: answers[index]?.text ?? '', connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, seconds: SECONDS }));
+          rounds[index]?.push(await load(target, { headers, body, expectBody: answers[index]?.text ?? '', connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, seconds: SECONDS }, rest));
         }
       }
       results.push({ query: query.name, measured: rounds.map(combine) });
@@ -159,8 +180,24 @@ export async function run(): Promise<void> {
     report(results, targets, start);
   } finally {
     for (const child of children) child.kill('SIGTERM');
+    await database?.end();
     await system.remove();
   }
+}
+
+/** How many of the machine's cores the gateway and the rest of the system kept busy together. */
+function coresBusy(result: Measured): string {
+  return result.cpuPerRequest === undefined ? '?' : (((result.cpuPerRequest + result.restCpuPerRequest) * result.perSecond) / 1_000).toFixed(2);
+}
+
+/**
+ * The most a gateway could gain over `peer` on a machine whose cores the system saturates: its
+ * requests' CPU (gateway + rest) over the rest's alone, i.e. the throughput of a gateway that
+ * costs nothing while the subgraphs, the sidecars and PostgreSQL do the same work per request.
+ */
+function ceilingOver(peer: Measured | undefined): number | undefined {
+  if (peer?.cpuPerRequest === undefined || peer.restCpuPerRequest <= 0) return undefined;
+  return (peer.cpuPerRequest + peer.restCpuPerRequest) / peer.restCpuPerRequest;
 }
 
 function report(results: { query: string; measured: Measured[] }[], targets: Target[], start: ReturnType<typeof runStart>): void {
@@ -176,15 +213,26 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
       result.p95.toFixed(1),
       result.p99.toFixed(1),
       result.cpuPerRequest === undefined ? '?' : result.cpuPerRequest.toFixed(2),
+      result.restCpuPerRequest.toFixed(2),
+      coresBusy(result),
       `${result.non2xx} / ${result.errors} / ${result.mismatches}`,
     ]);
   });
-  const summary = table(['query', 'gateway', 'req/s', 'Agora ÷ this (req/s)', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU ms/req', 'non-2xx / errors / wrong body'], rows);
+  const summary = table(
+    ['query', 'gateway', 'req/s', 'Agora ÷ this (req/s)', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU ms/req', 'rest of the system CPU ms/req', `cores busy (of ${availableCores()})`, 'non-2xx / errors / wrong body'],
+    rows,
+  );
   const verdicts = results.map(({ query, measured }) => {
     const agora = measured[0]?.perSecond ?? 0;
     const peer = measured[1]?.perSecond ?? 0;
     const unshared = measured[MAIN + EXPERIMENTS.findIndex((experiment) => !experiment.share)]?.perSecond ?? 0;
-    return `- ${query}: Agora ÷ stock (both through the gateway's sidecar) = ${ratio(agora, peer)}; goal ≥ ${GOAL}× ${agora >= GOAL * peer ? 'met' : 'not met'}. Without shared fetches (experiment "no shared fetches" ÷ stock): ${ratio(unshared, peer)}.`;
+    const ceiling = ceilingOver(measured[1]);
+    const outOfReach = ceiling !== undefined && ceiling < GOAL && agora < GOAL * peer;
+    const ceilingText =
+      ceiling === undefined
+        ? ''
+        : ` Ceiling for the same work below the gateway: a gateway using no CPU at all, with the subgraphs, sidecars and PostgreSQL doing for each request what they did for stock's, would reach ${ceiling.toFixed(2)}× stock on this machine${outOfReach ? `; no gateway that sends the subgraphs the same work can meet the goal here` : ''}.`;
+    return `- ${query}: Agora ÷ stock (both through the gateway's sidecar) = ${ratio(agora, peer)}; goal ≥ ${GOAL}× ${agora >= GOAL * peer ? 'met' : 'not met'}. Without shared fetches (experiment "no shared fetches" ÷ stock): ${ratio(unshared, peer)}.${ceilingText}`;
   });
   const experiment = table(
     ['query', 'Agora gateway code', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'gateway CPU ms/req', 'this ÷ as launched (req/s)', 'this ÷ as launched (CPU/req)', 'non-2xx / errors / wrong body'],
@@ -229,7 +277,7 @@ function report(results: { query: string; measured: Measured[] }[], targets: Tar
       "- **stock, via the sidecar**: `@apollo/gateway` 2.14.4 in `@apollo/server` 5.5.1 `startStandaloneServer`, default plugins, a `RemoteGraphQLDataSource` whose `willSendRequest` forwards the Authorization header (or, for anonymous callers, the same role-less service token Agora's gateway sends: subgraphs refuse requests without one); it fetches subgraphs **the same way Agora's does**, through the gateway app's sidecar. This is the peer of the goal.",
       '- **stock, direct**: the same stock gateway fetching the subgraphs directly (their own ports), to show what the sidecar hop costs.',
       '',
-      `Load: autocannon 9 in a process of its own, ${CONNECTIONS} connections, one gateway at a time, same request bytes for all; the gateways take turns ${ROUNDS} times (${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured each turn) so that other load on the machine falls on all alike, and each figure combines its ${ROUNDS} turns. Every gateway's answer was checked to carry the same data and no errors before its run; during the run each response must equal that answer byte for byte (else "wrong body"). Latency percentiles are over every response of the measured run. Gateway CPU is the gateway process's user + system time over its run (warm-up share subtracted) per request: less sensitive than req/s to other work on the machine.`,
+      `Load: autocannon 9 in a process of its own, ${CONNECTIONS} connections, one gateway at a time, same request bytes for all; the gateways take turns ${ROUNDS} times (${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured each turn) so that other load on the machine falls on all alike, and each figure combines its ${ROUNDS} turns. Every gateway's answer was checked to carry the same data and no errors before its run; during the run each response must equal that answer byte for byte (else "wrong body"). Latency percentiles are over every response of the measured run. Gateway CPU is the gateway process's user + system time over its run (warm-up share subtracted) per request: less sensitive than req/s to other work on the machine. The rest of the system's CPU, taken over the same window, is the four subgraphs' processes, this bench process (the launcher with the sidecars; the load is in a process of its own and not counted) and the PostgreSQL backends serving the system's databases; cores busy is both together per second of the run. While the cores are saturated, the gateway's throughput is bounded by their CPU per request, which gives the ceiling in the verdicts below.`,
       '',
       `Machine: ${host}.`,
       '',

@@ -5,10 +5,9 @@
 //   node bench/src/saga.ts   (or `pnpm bench saga`)
 import { randomUUID } from 'node:crypto';
 import { availableParallelism as availableCores } from 'node:os';
-import { readRunFile } from '@agora/launcher';
 import { barChart } from './chart.ts';
 import { ascending, machine, percentile, ratio, runStart, table, writeResult } from './report.ts';
-import { accessToken, appPid, connectDatabase, launchSystem, postGraphQL, processCpuMs, RUN_FILE, type BenchSystem } from './system.ts';
+import { accessToken, appPids, connectDatabase, cpuBetween, cpuSample, launchSystem, postGraphQL, type CpuShare } from './system.ts';
 
 const CONCURRENCY = 30;
 const WARMUP = 30;
@@ -26,6 +25,9 @@ const GOAL = { throughput: 100, p95Ms: 300 } as const;
 /** Dapr 1.17–1.18 published workflow throughput (5 chained activities, 30 concurrent). */
 const DAPR = [28, 48] as const;
 
+/** This process's part in the CPU table. */
+const SELF = 'bench process: sidecars, launcher, load';
+
 const PLACE_ORDER = 'mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id status } }';
 
 interface Outcome {
@@ -35,39 +37,6 @@ interface Outcome {
   placed: number;
   status: string;
   confirmedAt: number;
-}
-
-/** Where the CPU of a saga goes: each app, this process (the launcher's sidecars and the load), PostgreSQL's backends. */
-interface CpuShare {
-  name: string;
-  ms: number;
-}
-
-/** CPU time used so far by each part of the system, ms (processes gone are left out). PostgreSQL: the backends serving the system's databases now. */
-async function cpuSample(system: BenchSystem, pids: Map<string, number>, database: Awaited<ReturnType<typeof connectDatabase>>): Promise<Map<string, number>> {
-  const sample = new Map<string, number>();
-  const record = (name: string, pid: number) => {
-    const ms = processCpuMs(pid);
-    if (ms !== undefined) sample.set(name, ms);
-  };
-  for (const [name, pid] of pids) record(name, pid);
-  const usage = process.cpuUsage();
-  sample.set('bench process: sidecars, launcher, load', (usage.user + usage.system) / 1_000);
-  const { rows } = await database.query<{ pid: number }>('select pid from pg_stat_activity where datname like $1 and pid <> pg_backend_pid()', [`${system.prefix}%`]);
-  for (const { pid } of rows) record(`postgres ${pid}`, pid);
-  return sample;
-}
-
-/** CPU per part between two samples; PostgreSQL backends summed (those present in both). */
-function cpuBetween(before: Map<string, number>, after: Map<string, number>): CpuShare[] {
-  const shares = new Map<string, number>();
-  for (const [name, end] of after) {
-    const begin = before.get(name);
-    if (begin === undefined) continue;
-    const key = name.startsWith('postgres ') ? 'PostgreSQL backends' : name;
-    shares.set(key, (shares.get(key) ?? 0) + end - begin);
-  }
-  return [...shares].map(([name, ms]) => ({ name, ms }));
 }
 
 export async function run(): Promise<void> {
@@ -129,18 +98,13 @@ export async function run(): Promise<void> {
 
     process.stdout.write(`${WARMUP} orders to warm up, then ${ROUNDS} rounds of ${COUNT} with pm_card_visa, ${CONCURRENCY} in flight (at most ${MAX_SECONDS} s each)…\n`);
     await drive(WARMUP, performance.now() + 60_000);
-    // Each app's process, found by its working directory among this process's children.
-    const pids = new Map<string, number>();
-    for (const app of readRunFile(RUN_FILE).apps) {
-      const pid = appPid(process.pid, app.dir);
-      if (pid !== undefined) pids.set(app.id, pid);
-    }
+    const pids = appPids();
     const rounds: Round[] = [];
     for (let round = 1; round <= ROUNDS; round += 1) {
-      const cpuBefore = await cpuSample(system, pids, database);
+      const cpuBefore = await cpuSample(system, pids, database, SELF);
       const began = performance.now();
       const outcomes = await drive(COUNT, began + MAX_SECONDS * 1_000);
-      rounds.push(measured(outcomes, began, cpuBetween(cpuBefore, await cpuSample(system, pids, database))));
+      rounds.push(measured(outcomes, began, cpuBetween(cpuBefore, await cpuSample(system, pids, database, SELF))));
       process.stdout.write(`round ${round}: ${rounds.at(-1)?.throughput.toFixed(1)} sagas/s\n`);
     }
     process.stdout.write(`then ${ALONE} one at a time…\n`);

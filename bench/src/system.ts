@@ -145,12 +145,59 @@ export function processCpuMs(pid: number): number | undefined {
   return ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100;
 }
 
+/** Each launched app's process (by its id in the run file), found by its working directory among this process's children. */
+export function appPids(): Map<string, number> {
+  const pids = new Map<string, number>();
+  for (const app of readRunFile(RUN_FILE).apps) {
+    const pid = appPid(process.pid, app.dir);
+    if (pid !== undefined) pids.set(app.id, pid);
+  }
+  return pids;
+}
+
+/** CPU used by one part of the system, ms. */
+export interface CpuShare {
+  name: string;
+  ms: number;
+}
+
+/**
+ * CPU time used so far by each part of the system, ms (processes gone are left out): the given
+ * processes, this process (the launcher's sidecars) as `self`, and each PostgreSQL backend serving
+ * the system's databases now. `database` is a connection to one of them (not counted).
+ */
+export async function cpuSample(system: BenchSystem, pids: ReadonlyMap<string, number>, database: PgClient, self: string): Promise<Map<string, number>> {
+  const sample = new Map<string, number>();
+  const record = (name: string, pid: number) => {
+    const ms = processCpuMs(pid);
+    if (ms !== undefined) sample.set(name, ms);
+  };
+  for (const [name, pid] of pids) record(name, pid);
+  const usage = process.cpuUsage();
+  sample.set(self, (usage.user + usage.system) / 1_000);
+  const { rows } = await database.query<{ pid: number }>('select pid from pg_stat_activity where datname like $1 and pid <> pg_backend_pid()', [`${system.prefix}%`]);
+  for (const { pid } of rows) record(`postgres ${pid}`, pid);
+  return sample;
+}
+
+/** CPU per part between two samples; PostgreSQL backends summed as one part (those present in both). */
+export function cpuBetween(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): CpuShare[] {
+  const shares = new Map<string, number>();
+  for (const [name, end] of after) {
+    const begin = before.get(name);
+    if (begin === undefined) continue;
+    const key = name.startsWith('postgres ') ? 'PostgreSQL backends' : name;
+    shares.set(key, (shares.get(key) ?? 0) + end - begin);
+  }
+  return [...shares].map(([name, ms]) => ({ name, ms }));
+}
+
 /** The launched app whose working directory is `dir` (e.g. the gateway), among the processes below `root`. */
 export function appPid(root: number, dir: string): number | undefined {
   return treeMemory(root).processes.find((entry) => entry.pid !== root && entry.cwd === dir)?.pid;
 }
 
-interface PgClient {
+export interface PgClient {
   connect(): Promise<void>;
   query<T>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;
   end(): Promise<void>;

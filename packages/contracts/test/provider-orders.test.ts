@@ -22,7 +22,7 @@ import { verifyProvider } from '../src/verify.ts';
 
 // Orders as a provider of order events (messages only; nothing calls orders over HTTP). Each
 // provider state runs the code that writes the event: placement (createOrder, priced by a real
-// inventory service) and the saga's activities (confirm + notify, cancel, escalate), on the
+// inventory service) and the saga's activities (confirm, cancel, escalate), on the
 // orders service's own database; the message is the CloudEvent of the outbox row it wrote.
 
 const silent = createLogger('orders-provider-contract', 'silent');

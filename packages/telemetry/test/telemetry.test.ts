@@ -119,7 +119,10 @@ describe('trace context of outgoing requests when nothing is exported', () => {
       return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     };
     // The next service: answers with the traceparent it received, and the tracestate after a ';' if one came.
-    const next = http.createServer((request, response) => response.end(`${request.headers.traceparent ?? 'none'}${request.headers.tracestate ? `;${request.headers.tracestate}` : ''}`));
+    const next = http.createServer((request, response) => {
+      const { traceparent, tracestate } = request.headers;
+      response.end(`${typeof traceparent === 'string' ? traceparent : 'none'}${typeof tracestate === 'string' ? `;${tracestate}` : ''}`);
+    });
     const nextUrl = await listen(next);
     const viaHttp = (headers: Record<string, string> = {}) =>
       new Promise<string>((resolve, reject) => {

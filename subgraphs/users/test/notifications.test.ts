@@ -230,7 +230,8 @@ describe("who sees a user's notifications", () => {
 });
 
 describe('sending notifications out', () => {
-  it('keeps the notification when the sender fails, records the failure and sends it on a later try', async () => {
+  /** A notification to bob whose send failed (his mail provider fails until the caller clears sender.failing), with its delivery as stored now. */
+  async function failedForBob() {
     sender.failing.add('bob@agora.test');
     const eventId = await publish('agora.payment.failed.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: devUserIds.bob, amount: money, reason: 'card declined' });
     await arrived(eventId);
@@ -238,6 +239,11 @@ describe('sending notifications out', () => {
     const delivery = () => subgraph.service.orm.em.fork().findOneOrFail(NotificationDelivery, { notification: notification.id });
     let failed: NotificationDeliveryEntity | undefined;
     await eventually(async () => (failed = await delivery()).status === DeliveryStatus.FAILED, 'the failed delivery is recorded');
+    return { notification, failed: failed!, delivery };
+  }
+
+  it('keeps the notification when the sender fails, records the failure and sends it on a later try', async () => {
+    const { notification, failed, delivery } = await failedForBob();
     // The provider recovers before the retry loop (every 200 ms) runs out of attempts.
     sender.failing.clear();
     expect(failed).toMatchObject({ lastError: 'the mail provider is unavailable', maskedAddress: 'b*b@agora.test', attempts: 1 });
@@ -248,12 +254,7 @@ describe('sending notifications out', () => {
   });
 
   it('holds no transaction open while a retried send waits in the sender, and records it when it ends', async () => {
-    sender.failing.add('bob@agora.test');
-    const eventId = await publish('agora.payment.failed.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: devUserIds.bob, amount: money, reason: 'card declined' });
-    await arrived(eventId);
-    const notification = (await notificationOf(eventId))!;
-    const delivery = () => subgraph.service.orm.em.fork().findOneOrFail(NotificationDelivery, { notification: notification.id });
-    await eventually(async () => (await delivery()).status === DeliveryStatus.FAILED, 'the failed delivery is recorded');
+    const { delivery } = await failedForBob();
     let release = () => {};
     sender.held = new Promise<void>((resolve) => (release = resolve));
     sender.failing.clear();

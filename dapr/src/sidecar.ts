@@ -103,6 +103,10 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const app = Fastify({
     loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
+    // Request logs use the server's logger as it is: a pino child per request (Fastify's default,
+    // for a reqId binding) runs the redaction of its bindings on every request, and log lines
+    // already carry the request's trace id.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: 4 * 1024 * 1024,
     forceCloseConnections: 'idle',
   });

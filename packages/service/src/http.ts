@@ -32,6 +32,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens Fastify's logger generic to the default instance type
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Request logs use the server's logger as it is: a pino child per request (Fastify's default,
+    // for a reqId binding) runs the redaction of its bindings on every request, and log lines
+    // already carry the request's trace id.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     forceCloseConnections: 'idle',
     return503OnClosing: true,

@@ -85,7 +85,7 @@ async function inject(fault: Fault, infra: Pick<Environment, 'system' | 'postgre
       }
     }
     case 'none':
-      return 'no injection';
+      return 'faulty from the start (set up with the system), nothing injected mid-load';
   }
 }
 
@@ -208,7 +208,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
     const threshold = Math.max(1, Math.floor(settings.orders * settings.faultAfter));
     await Promise.race([waitFor('the load did not reach the fault threshold', 120_000, async () => load.progress() >= threshold), load.done]);
     note(`fault ${JSON.stringify(scenario.fault)} at ${load.progress()} acknowledged`);
-    settings.log(`${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
+    settings.log(scenario.fault.kind === 'none' ? `${scenario.name}: ${load.progress()}/${settings.orders} orders placed (the fault is in the setup, from the start)` : `${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
     const faultStarted = Date.now();
     report.faultNote = await inject(scenario.fault, environment, environment.redis.url);
     note(`fault done in ${Date.now() - faultStarted} ms: ${report.faultNote}`);

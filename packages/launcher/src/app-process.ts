@@ -17,7 +17,13 @@ const STOP_GRACE_MS = 10_000;
 export function startApp(
   app: AppSpec,
   env: Record<string, string>,
-  options: { port: number; readyTimeoutMs: number; onLine: (line: string) => void },
+  options: {
+    port: number;
+    readyTimeoutMs: number;
+    onLine: (line: string) => void;
+    /** Polls the health path only once this settles: for an app whose readiness asks other apps (the gateway asks the subgraphs). */
+    pollAfter?: Promise<unknown>;
+  },
 ): AppProcess {
   const [command, ...args] = app.command;
   // The launcher's own Node runs the apps, so they get the same runtime as it has.
@@ -40,6 +46,7 @@ export function startApp(
   const ready = (async () => {
     const deadline = Date.now() + options.readyTimeoutMs;
     const healthUrl = `http://127.0.0.1:${options.port}${app.healthPath}`;
+    await Promise.race([options.pollAfter, exited]);
     while (child.exitCode === null && child.signalCode === null) {
       if (Date.now() > deadline) throw new Error(`${app.id} was not ready within ${options.readyTimeoutMs / 1000} s (${healthUrl})\n${tail.join('\n')}`);
       const response = await Promise.race([fetch(healthUrl, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined), spawnFailed]);

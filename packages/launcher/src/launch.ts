@@ -22,8 +22,16 @@ interface ManagedProcess {
   current: AppProcess;
 }
 
-function startManaged(kind: ManagedProcess['kind'], spec: AppSpec, env: Record<string, string>, port: number, options: LaunchOptions, emit: (event: LaunchEvent) => void): ManagedProcess {
-  const current = startApp(spec, env, { port, readyTimeoutMs: options.readyTimeoutMs ?? 60_000, onLine: (line) => emit({ type: 'log', app: spec.id, line }) });
+function startManaged(
+  kind: ManagedProcess['kind'],
+  spec: AppSpec,
+  env: Record<string, string>,
+  port: number,
+  options: LaunchOptions,
+  emit: (event: LaunchEvent) => void,
+  pollAfter?: Promise<unknown>,
+): ManagedProcess {
+  const current = startApp(spec, env, { port, readyTimeoutMs: options.readyTimeoutMs ?? 60_000, onLine: (line) => emit({ type: 'log', app: spec.id, line }), pollAfter });
   return { kind, spec, env, port, current };
 }
 
@@ -221,13 +229,24 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
 
     const started = new Map<string, number>();
     const envs = new Map(apps.map((app) => [app.id, envFor(app)]));
+    // Each app creates its database when missing, but first connects to it, which PostgreSQL logs
+    // as a FATAL line on every first start; created here, the apps find them.
+    await Promise.all(
+      [...envs.values()].flatMap((env) => (env['DATABASE_URL'] ? [ensureDatabase(database.url, basename(new URL(env['DATABASE_URL']).pathname))] : [])),
+    );
     cleanups.push(async () => {
       await Promise.allSettled([...processes.values()].filter((managed) => managed.kind === 'app').map((managed) => managed.current.stop()));
     });
-    for (const app of apps) {
+    // The gateway's readiness asks every subgraph's through the sidecars: asked before they
+    // listen, the sidecars would log refused calls at each start. It is polled once they are up.
+    const subgraphsReady: Promise<void>[] = [];
+    for (const app of [...apps.filter((candidate) => candidate.id !== GATEWAY_ID), ...apps.filter((candidate) => candidate.id === GATEWAY_ID)]) {
       emit({ type: 'step', name: app.id, status: 'starting', detail: `${app.command.join(' ')} in ${app.dir}` });
       started.set(app.id, performance.now());
-      processes.set(app.id, startManaged('app', app, envs.get(app.id) ?? {}, ports.get(app.id) ?? app.port, options, emit));
+      const gateway = app.id === GATEWAY_ID;
+      const managedApp = startManaged('app', app, envs.get(app.id) ?? {}, ports.get(app.id) ?? app.port, options, emit, gateway ? Promise.allSettled(subgraphsReady) : undefined);
+      processes.set(app.id, managedApp);
+      if (!gateway) subgraphsReady.push(managedApp.current.ready);
     }
     await Promise.all(
       apps.map(async (app) => {

@@ -72,31 +72,7 @@ export interface WorkflowGrpcServer {
   stop(): Promise<void>;
 }
 
-/**
- * @dapr/dapr 3.18's worker (durabletask-js) stops for good when its *first* GetWorkItems stream
- * fails with an error (the sidecar crashed, the connection dropped), yet reconnects with backoff
- * after a stream that ended cleanly. So the first stream of each grpc-node-js connection is ended
- * at once: the worker opens another within 1 to 1.5 s and from then on outlives a sidecar crash.
- * Connections are remembered by peer address for a while; a reconnect comes from a new one.
- */
-class FirstStreams {
-  readonly #seen = new Map<string, number>();
-
-  /** True when this stream should be ended at once. */
-  endAtOnce(peer: string, userAgent: string | undefined): boolean {
-    if (!userAgent?.includes('grpc-node-js/')) return false;
-    const now = Date.now();
-    if (this.#seen.size > 1_000) for (const [key, at] of this.#seen) if (now - at > PEER_MEMORY_MS) this.#seen.delete(key);
-    const seen = this.#seen.get(peer);
-    this.#seen.set(peer, now);
-    return seen === undefined || now - seen > PEER_MEMORY_MS;
-  }
-}
-
-const PEER_MEMORY_MS = 10 * 60_000;
-
 export async function startWorkflowGrpcServer(engine: WorkflowEngine | undefined, host: string, port: number, logger: Logger): Promise<WorkflowGrpcServer> {
-  const firstStreams = new FirstStreams();
   const streams = new Set<grpc.ServerWritableStream<unknown, EncodedWorkItem>>();
   const unary =
     <Request, Response>(handle: (engine: WorkflowEngine, request: Request, call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>): grpc.handleUnaryCall<Request, Response> =>
@@ -192,10 +168,6 @@ export async function startWorkflowGrpcServer(engine: WorkflowEngine | undefined
     getWorkItems: (call: grpc.ServerWritableStream<unknown, EncodedWorkItem>) => {
       if (!engine) {
         call.destroy(Object.assign(new Error(NO_ENGINE), { code: grpc.status.FAILED_PRECONDITION }));
-        return;
-      }
-      if (firstStreams.endAtOnce(call.getPeer(), firstValue(call.metadata, 'user-agent'))) {
-        call.end();
         return;
       }
       streams.add(call);

@@ -294,10 +294,14 @@ describe('storefront and operations console in Chromium', () => {
     const alert = page.locator('[role="alert"][data-code="UNAUTHENTICATED"]').first();
     await alert.getByText('Your session has expired').waitFor();
     await screenshot(page, 'session-expired');
-    // The provider's session is still alive: signing in again needs no password and gets a good token.
-    await alert.getByRole('button', { name: /Sign in again/ }).click();
+    // The provider's session is still alive: signing in again needs no password and gets a good
+    // token. The page under the banner already shows what the new one must show, so the checks
+    // wait for the round trip through the provider and back first.
+    await Promise.all([page.waitForURL('**/callback**'), alert.getByRole('button', { name: /Sign in again/ }).click()]);
+    await page.waitForURL((url) => !url.pathname.endsWith('/callback'));
     await page.getByText('Signed in as bob').waitFor();
     await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+    await page.waitForLoadState('networkidle');
     const alerts = await page.locator('[role="alert"]').allTextContents();
     expect(alerts.length, JSON.stringify(alerts)).toBe(0);
   }, 30_000);

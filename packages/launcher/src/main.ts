@@ -44,7 +44,8 @@ function printLog(app: string, line: string) {
     record = undefined;
   }
   const text = record?.msg !== undefined ? `${LEVELS[record.level ?? 30] ?? 'INFO'} ${record.msg}${record.err?.message ? `: ${record.err.message}` : ''}` : line;
-  say(`${app.padEnd(10)}| ${text}`);
+  // A message of several lines (the gateway's schema report) keeps the app's prefix on each.
+  say(text.split('\n').map((part) => `${app.padEnd(10)}| ${part}`).join('\n'));
 }
 
 function onEvent(event: LaunchEvent) {

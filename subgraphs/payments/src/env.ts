@@ -3,7 +3,8 @@ import { ConfigError, envField, parseEnv, subgraphEnvSchema } from '@agora/servi
 
 const DEV_WEBHOOK_SECRET = 'whsec_agora-dev-webhook-secret';
 
-const milliseconds = (fallback: number) => z.coerce.number({ message: 'expected milliseconds' }).int().min(1).default(fallback);
+const millisecondsField = z.coerce.number({ message: 'expected milliseconds' }).int().min(1);
+const milliseconds = (fallback: number) => millisecondsField.default(fallback);
 
 /** What payments reads beyond every subgraph's variables; the defaults suit development and tests. */
 export const paymentsSettingsSchema = z.object({
@@ -29,7 +30,7 @@ export const paymentsSettingsSchema = z.object({
    * After a provider call failed (timeout, error), the same request's retries are refused at once
    * (SERVICE_UNAVAILABLE) for this long; by default the breaker's window, so one request counts once in it.
    */
-  PAYMENT_PROVIDER_RETRY_AFTER_MS: z.coerce.number({ message: 'expected milliseconds' }).int().min(1).optional(),
+  PAYMENT_PROVIDER_RETRY_AFTER_MS: millisecondsField.optional(),
   /** How long the simulated provider waits before confirming a payment that needed confirmation (3-D Secure). */
   SIMULATED_PROVIDER_CONFIRMATION_DELAY_MS: envField.count(1_000),
   /** What that confirmation says: `succeed`, `fail` (the customer failed the challenge) or `manual` (only on request). */

@@ -56,7 +56,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   const fetcher = createSubgraphFetcher({ shareable: env.SUBGRAPH_SHARE_ANONYMOUS_QUERIES ? mayShareFetch : undefined });
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl ?? readFileSync(supergraphPath, 'utf8'),
-    buildService: ({ name, url }) => new SubgraphDataSource({ url: subgraphUrls.get(name) ?? url, fetcher: fetcher.fetch }),
+    buildService: ({ name, url }) => new SubgraphDataSource({ name, url: subgraphUrls.get(name) ?? url, fetcher: fetcher.fetch, logger, exposeUpstream: development }),
     logger,
   });
 

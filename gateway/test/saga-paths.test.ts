@@ -337,6 +337,9 @@ describe('saga paths', () => {
       expect(refused.errors?.[0]?.message).toMatch(/^inventory is not answering/);
       const cart = await agora.graphql('alice', 'mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }', { p: CABLE });
       expect(cart.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+      // Inventory's own fields: the gateway's sidecar gets no answer, and the gateway says so.
+      const catalog = await agora.graphql('alice', '{ products(first: 1) { nodes { id } } }');
+      expect(catalog.errors?.[0]).toMatchObject({ message: 'inventory is not answering; try again shortly', extensions: { code: 'SERVICE_UNAVAILABLE', details: { service: 'inventory' } } });
       expect(await agora.query<{ count: string }>('orders', 'select count(*) from orders')).toEqual(ordersBefore);
     } finally {
       await agora.system.restart('inventory');

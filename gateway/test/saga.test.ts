@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ORDER_FIELDS, startSagaSystem, type OrderView, type SagaSystem, type Service, type User } from './saga-support.ts';
+import { ORDER_FIELDS, startSagaSystem, until, type OrderView, type SagaSystem, type Service, type User } from './saga-support.ts';
 
 // The order saga end to end, as `npm start` runs it: every app a real process beside its local
 // sidecar, the OrderSaga on the workflow engine, real PostgreSQL, Redis and real tokens.
@@ -198,16 +198,21 @@ describe('placeOrder and the OrderSaga', () => {
   it('sells exactly the stock under 50 concurrent orders: 5 confirmed, 45 compensated, no payment without an order', async () => {
     expect((await stockOf(DESK)).stock).toBe(5);
     const users: User[] = ['alice', 'bob', 'admin'];
+    // As a client would: a placement the gateway answers SERVICE_UNAVAILABLE (on a busy machine, 50
+    // at once can outlast the gateway's 5 s timeout, and its breaker then opens) is sent again
+    // with its idempotency key, which must not make a second order.
     const placed = await Promise.all(
       Array.from({ length: 50 }, async (_, index) => {
         const as = users[index % users.length] ?? 'alice';
-        const data = await ok<{ placeOrder: { id: string } }>(as, 'mutation($key: String!, $p: ID!) { placeOrder(input: { paymentMethod: "pm_card_visa", lines: [{ productId: $p, quantity: 1 }] }, idempotencyKey: $key) { id } }', {
-          key: randomUUID(),
-          p: DESK,
-        });
-        return { as, id: data.placeOrder.id };
+        const variables = { key: randomUUID(), p: DESK };
+        const place = () => graphql<{ placeOrder: { id: string } }>(as, 'mutation($key: String!, $p: ID!) { placeOrder(input: { paymentMethod: "pm_card_visa", lines: [{ productId: $p, quantity: 1 }] }, idempotencyKey: $key) { id } }', variables);
+        const answer = await until('placeOrder', place, (current) => current.errors?.[0]?.extensions?.code !== 'SERVICE_UNAVAILABLE', 60_000);
+        if (!answer.data) throw new Error(`GraphQL errors: ${JSON.stringify(answer.errors)}`);
+        return { as, id: answer.data.placeOrder.id };
       }),
     );
+    expect(new Set(placed.map((order) => order.id)).size).toBe(50);
+    expect(await inDatabase('orders', 'select id from orders where id = any($1::uuid[])', [placed.map((order) => order.id)])).toHaveLength(50);
     const orders = await Promise.all(placed.map(({ as, id }) => settled(as, id, 60_000)));
     const confirmed = orders.filter((order) => order.status === 'CONFIRMED');
     // On a failure, say how the others ended: status, reason and the saga as the order shows it.

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@agora/auth';
 import type { GatewayContext } from '../src/context.ts';
 import { isShareable, mayShareFetch, SubgraphDataSource } from '../src/subgraph-data-source.ts';
+import { createLogger } from '@agora/service';
 import { createSubgraphFetcher } from '../src/subgraph-fetcher.ts';
 
 // A subgraph stand-in that holds every request until the test releases them, so that fetches
@@ -19,6 +20,8 @@ let url: string;
 const received: Received[] = [];
 let held: ServerResponse[] = [];
 let failNext = false;
+/** Answers the next request at once with this status and JSON body. */
+let answerNext: { status: number; body: unknown } | undefined;
 
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -29,6 +32,11 @@ beforeAll(async () => {
       if (failNext) {
         failNext = false;
         request.socket.destroy();
+        return;
+      }
+      if (answerNext) {
+        response.writeHead(answerNext.status, { 'content-type': 'application/json' }).end(JSON.stringify(answerNext.body));
+        answerNext = undefined;
         return;
       }
       held.push(response);
@@ -130,6 +138,7 @@ describe('subgraph fetcher', () => {
 });
 
 describe('subgraph data source', () => {
+  const silent = createLogger('gateway', 'silent');
   const alice = { sub: 'alice' } as unknown as Caller;
   const options = (operation: OperationTypeNode, caller: Caller | undefined, authorization: string) =>
     ({
@@ -148,7 +157,7 @@ describe('subgraph data source', () => {
 
   it('sends one request for anonymous queries in flight together, one each for a signed-in caller’s and for mutations', async () => {
     const fetcher = createSubgraphFetcher({ shareable: mayShareFetch });
-    const source = new SubgraphDataSource({ url, fetcher: fetcher.fetch });
+    const source = new SubgraphDataSource({ name: 'orders', url, fetcher: fetcher.fetch, logger: silent, exposeUpstream: false });
     try {
       const process = (operation: OperationTypeNode, caller: Caller | undefined, authorization: string, times: number) =>
         Promise.all(Array.from({ length: times }, () => source.process(options(operation, caller, authorization))));
@@ -165,6 +174,44 @@ describe('subgraph data source', () => {
       expect(new Set(anonymousAnswers).size).toBe(5);
       expect(received.filter(({ headers }) => headers.authorization === 'Bearer alice')).toHaveLength(3);
       expect(received.filter(({ body }) => body.includes('mutation'))).toHaveLength(2);
+    } finally {
+      fetcher.close();
+    }
+  });
+
+  it('reports a subgraph that does not answer as SERVICE_UNAVAILABLE naming it, sent once, and says a mutation may have been applied', async () => {
+    const fetcher = createSubgraphFetcher({ shareable: mayShareFetch });
+    const source = new SubgraphDataSource({ name: 'orders', url, fetcher: fetcher.fetch, logger: silent, exposeUpstream: false });
+    const failure = async (operation: OperationTypeNode, answer: typeof answerNext | 'no answer') => {
+      if (answer === 'no answer') failNext = true;
+      else answerNext = answer;
+      const before = received.length;
+      const error = await source.process(options(operation, alice, 'Bearer alice')).then(
+        () => expect.fail('the fetch should fail'),
+        (caught: unknown) => caught as { message: string; extensions: Record<string, unknown> },
+      );
+      // Never sent again: a mutation whose answer was lost may have been applied.
+      expect(received.length - before).toBe(1);
+      return error;
+    };
+    try {
+      const breakerOpen = { status: 500, body: { errorCode: 'ERR_DIRECT_INVOKE', message: 'failed to invoke, id: orders, err: Execution prevented because the circuit breaker is open' } };
+      for (const answer of [breakerOpen, { status: 503, body: { status: 'unavailable' } }, { status: 504, body: {} }, 'no answer'] as const) {
+        const query = await failure(OperationTypeNode.QUERY, answer);
+        expect(query.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', details: { service: 'orders' } });
+        expect(query.message).toBe('orders is not answering; try again shortly');
+        const mutation = await failure(OperationTypeNode.MUTATION, answer);
+        expect(mutation.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', details: { service: 'orders' } });
+        expect(mutation.message).toMatch(/^orders is not answering; the change may or may not have been made/);
+      }
+      // The subgraph's own failure is not an outage: it stays an error without a client-facing code.
+      const own = await failure(OperationTypeNode.QUERY, { status: 500, body: { errors: [{ message: 'boom' }] } });
+      expect(own.extensions['code']).toBeUndefined();
+      // In development the sidecar's answer stays visible.
+      const exposing = new SubgraphDataSource({ name: 'orders', url, fetcher: fetcher.fetch, logger: silent, exposeUpstream: true });
+      answerNext = breakerOpen;
+      const shown = await exposing.process(options(OperationTypeNode.QUERY, alice, 'Bearer alice')).catch((caught: unknown) => caught as { extensions: Record<string, unknown> });
+      expect(shown.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', response: { status: 500, body: breakerOpen.body } });
     } finally {
       fetcher.close();
     }

@@ -11,7 +11,11 @@ export const ErrorCode = {
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   RATE_LIMITED: 'RATE_LIMITED',
-  /** A service the request needs did not answer; nothing was changed, and the same request may be sent again. */
+  /**
+   * A service the request needs did not answer. From a service, nothing was changed and the same
+   * request may be sent again; from the gateway, for a mutation, the change may or may not have
+   * been made (the subgraph's answer was lost), which its message says.
+   */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',

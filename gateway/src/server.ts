@@ -87,7 +87,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
       ...limits.plugins,
       operationResolutionPlugin(),
       fastifyApolloDrainPlugin(app),
-      graphqlTelemetryPlugin(),
+      graphqlTelemetryPlugin(logger),
       development ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
     logger,

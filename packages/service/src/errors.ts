@@ -29,8 +29,9 @@ export class DomainError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  /** `cause`: what went wrong underneath, for logs; clients see only the code, message and details. */
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
     this.details = details;
   }
@@ -56,8 +57,7 @@ const knownCodes = new Set<string>([...Object.values(ErrorCode), 'GRAPHQL_VALIDA
  * INTERNAL_SERVER_ERROR with a generic message outside development.
  */
 export function formatGraphQLError(formatted: GraphQLFormattedError, error: unknown, exposeInternals: boolean): GraphQLFormattedError {
-  // Structural, not `instanceof GraphQLError`: graphql ships CJS and ESM builds, and the two classes differ.
-  const original = (error as { originalError?: unknown } | undefined)?.originalError ?? error;
+  const original = originalOf(error);
   if (original instanceof DomainError) {
     return {
       ...formatted,
@@ -65,16 +65,61 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
       extensions: { ...withoutStack(formatted.extensions, exposeInternals), code: original.code, ...(original.details ? { details: original.details } : {}) },
     };
   }
-  const code = formatted.extensions?.['code'];
-  if (typeof code === 'string' && knownCodes.has(code)) {
-    return { ...formatted, extensions: withoutStack(formatted.extensions, exposeInternals) };
+  if (isClientCode(formatted.extensions?.['code'])) return { ...formatted, extensions: withoutStack(formatted.extensions, exposeInternals) };
+  const path = formatted.path ? { path: formatted.path } : {};
+  const code = isUnavailable(original) ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR;
+  if (exposeInternals) {
+    const message = code === ErrorCode.SERVICE_UNAVAILABLE ? `${UNAVAILABLE_MESSAGE} (${formatted.message})` : formatted.message;
+    return { ...formatted, message, extensions: { ...formatted.extensions, code } };
   }
-  if (exposeInternals) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
-  return { message: 'Internal server error', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  return { message: code === ErrorCode.SERVICE_UNAVAILABLE ? UNAVAILABLE_MESSAGE : 'Internal server error', ...path, extensions: { code } };
 }
 
 function withoutStack(extensions: GraphQLFormattedError['extensions'], exposeInternals: boolean): Record<string, unknown> {
   if (!extensions || exposeInternals) return { ...extensions };
   const { stacktrace: _stacktrace, ...rest } = extensions;
   return rest;
+}
+
+/** The error a resolver threw, under the GraphQLError that wraps it. */
+export function originalOf(error: unknown): unknown {
+  // Structural, not `instanceof GraphQLError`: graphql ships CJS and ESM builds, and the two classes differ.
+  return (error as { originalError?: unknown } | undefined)?.originalError ?? error;
+}
+
+/**
+ * Whether the error is one clients are meant to see: a domain error, or one with a code they know
+ * (a refused query, a subgraph's answer relayed by the gateway). Not INTERNAL_SERVER_ERROR, which
+ * Apollo gives every error that has no code of its own: its message is not for clients.
+ */
+export function hasClientCode(error: unknown): boolean {
+  return originalOf(error) instanceof DomainError || isClientCode((error as { extensions?: { code?: unknown } } | undefined)?.extensions?.code);
+}
+
+const isClientCode = (code: unknown): boolean => typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && knownCodes.has(code);
+
+const UNAVAILABLE_MESSAGE = 'A service this request needs is not answering; try again shortly';
+
+/** Node's codes for a connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+/** PostgreSQL's: shutting down or starting up (57P01-57P03), too many connections (53300); class 08 is a connection exception. */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** gRPC's UNAVAILABLE (the workflow API's sidecar is not there). */
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * Whether an error (or one of its causes) is a transient failure of something the service
+ * depends on rather than a fault of its own: its database restarting or refusing connections, a
+ * connection to it or to the sidecar refused or lost. Driver exceptions (MikroORM's) carry the
+ * driver's `code`. Clients get SERVICE_UNAVAILABLE for these instead of INTERNAL_SERVER_ERROR.
+ */
+export function isUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    const code: unknown = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (code === GRPC_UNAVAILABLE && 'details' in current) return true;
+    // node-postgres's error for a pooled connection the server closed (after a restart): it has no code.
+    if (current.message === 'Connection terminated unexpectedly') return true;
+  }
+  return false;
 }

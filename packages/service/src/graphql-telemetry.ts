@@ -1,9 +1,13 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { trace } from '@opentelemetry/api';
 import { counter, currentTraceparent, histogram } from '@agora/telemetry';
+import { DomainError, ErrorCode, hasClientCode, isUnavailable, originalOf } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 // RED per GraphQL operation, for the gateway and every subgraph: every operation answers HTTP 200
-// whatever happened, so only here are its errors visible. Operation names come from clients;
+// whatever happened, so only here are its errors visible. The errors clients see without their
+// cause are logged here too: an unexpected one at error level with its stack (clients outside
+// development read only "Internal server error"), a dependency that did not answer at warn. Operation names come from clients;
 // past MAX_OPERATION_NAMES distinct names, new ones count as `other`, so a client cannot grow
 // the metrics without bound.
 
@@ -13,7 +17,21 @@ const durations = histogram({ name: 'agora_graphql_operation_duration_seconds', 
 
 const MAX_OPERATION_NAMES = 200;
 
-export function graphqlTelemetryPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+/** Logs an operation's error unless it is one clients are meant to see (a domain error, a refusal). */
+function logError(logger: Logger, error: unknown, operation: string | undefined): void {
+  const original = originalOf(error);
+  const path = (error as { path?: readonly (string | number)[] }).path?.join('.');
+  if (original instanceof DomainError) {
+    // A participant or store that did not answer: the client was told to try again; say what happened.
+    if (original.code === ErrorCode.SERVICE_UNAVAILABLE) logger.warn({ operation, path, details: original.details, err: original.cause ?? original }, original.message);
+    return;
+  }
+  if (hasClientCode(error)) return;
+  if (isUnavailable(original)) logger.warn({ operation, path, err: original }, 'a dependency did not answer; the client was told to try again');
+  else logger.error({ operation, path, err: original }, 'operation failed with an unexpected error');
+}
+
+export function graphqlTelemetryPlugin<TContext extends BaseContext>(logger: Logger): ApolloServerPlugin<TContext> {
   const seen = new Set<string>();
   const labelOf = (name: string): string => {
     if (seen.has(name)) return name;
@@ -26,6 +44,9 @@ export function graphqlTelemetryPlugin<TContext extends BaseContext>(): ApolloSe
       const started = performance.now();
       const traceparent = currentTraceparent();
       return {
+        async didEncounterErrors({ errors: encountered, operationName }) {
+          for (const error of encountered) logError(logger, error, operationName ?? undefined);
+        },
         async didResolveOperation({ operationName, operation }) {
           if (operation) trace.getActiveSpan()?.setAttributes({ 'graphql.operation.name': operationName ?? '', 'graphql.operation.type': operation.operation });
         },

@@ -125,7 +125,7 @@ export async function startSubgraph<TContext extends BaseContext>(
     introspection: development,
     includeStacktraceInErrorResponses: development,
     formatError: (formatted, error) => formatGraphQLError(formatted, error, development),
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), graphqlTelemetryPlugin()],
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), graphqlTelemetryPlugin(logger)],
     logger,
   });
   await apollo.start();

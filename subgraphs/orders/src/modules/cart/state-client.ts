@@ -1,8 +1,10 @@
 import { CommunicationProtocolEnum, DaprClient, LogLevel, StateConcurrencyEnum, StateConsistencyEnum } from '@dapr/dapr';
+import { DomainError, ErrorCode } from '@agora/service';
 
 // The Dapr state API as the orders service uses it: values with their ETags, guarded writes and
 // create-only records with a TTL. The SDK resolves failed saves with { error } (it does not
-// throw), so every write is checked here.
+// throw), so every write is checked here. A store that cannot be read or written (PostgreSQL
+// restarting, the sidecar gone) is SERVICE_UNAVAILABLE for the client, with the reason as cause.
 
 export interface Versioned<T> {
   value: T | undefined;
@@ -34,7 +36,10 @@ export class StateClient {
   }
 
   async get<T>(key: string): Promise<Versioned<T>> {
-    const [item] = (await this.#client.state.getBulk(this.#store, [key])) as { key: string; data?: T; etag?: string }[];
+    const items = await this.#client.state.getBulk(this.#store, [key]).catch((error: unknown) => {
+      throw this.#unavailable(`could not read ${key}`, error);
+    });
+    const [item] = items as { key: string; data?: T; etag?: string }[];
     return { value: item?.data, etag: item?.etag || undefined };
   }
 
@@ -51,7 +56,7 @@ export class StateClient {
     ]);
     if (!result.error) return true;
     if (isConflict(result.error)) return false;
-    throw new Error(`state store ${this.#store}: could not save ${key}: ${describe(result.error)}`);
+    throw this.#unavailable(`could not save ${key}`, result.error);
   }
 
   /** Deletes only if the stored ETag is still `etag`; false on a conflict. */
@@ -59,7 +64,11 @@ export class StateClient {
     const result = await this.#client.state.delete(this.#store, key, { etag, concurrency: StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE });
     if (!result.error) return true;
     if (isConflict(result.error)) return false;
-    throw new Error(`state store ${this.#store}: could not delete ${key}: ${describe(result.error)}`);
+    throw this.#unavailable(`could not delete ${key}`, result.error);
+  }
+
+  #unavailable(what: string, error: unknown): DomainError {
+    return new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'the orders state store is not answering; try again shortly', { service: this.#store }, new Error(`state store ${this.#store}: ${what}: ${describe(error)}`));
   }
 }
 

@@ -111,7 +111,7 @@ export async function run(): Promise<void> {
       const cpuBefore = await cpuSample(system, pids, database, SELF);
       const began = performance.now();
       const outcomes = await drive(COUNT, began + MAX_SECONDS * 1_000);
-      rounds.push(measured(outcomes, began, cpuBetween(cpuBefore, await cpuSample(system, pids, database, SELF))));
+      rounds.push({ ...measured(outcomes, began), cpu: cpuBetween(cpuBefore, await cpuSample(system, pids, database, SELF)) });
       process.stdout.write(`round ${round}: ${rounds.at(-1)?.throughput.toFixed(1)} sagas/s\n`);
     }
     pollMs = SWEEP_POLL_MS;
@@ -119,7 +119,7 @@ export async function run(): Promise<void> {
     for (const inFlight of SWEEP) {
       const began = performance.now();
       const outcomes = await drive(SWEEP_MAX_ORDERS, began + SWEEP_SECONDS * 1_000, inFlight);
-      sweep.push({ inFlight, ...measured(outcomes, began, []) });
+      sweep.push({ inFlight, ...measured(outcomes, began) });
       const level = sweep.at(-1);
       process.stdout.write(`${inFlight} in flight: ${level?.throughput.toFixed(1)} sagas/s, p95 ${level ? p95Of(level).toFixed(0) : '?'} ms\n`);
     }
@@ -135,28 +135,32 @@ export async function run(): Promise<void> {
 /** The notebooks the run may sell: the warm-up, the rounds and the sweep at its largest. */
 const RESTOCK = WARMUP + ROUNDS * COUNT + SWEEP.length * SWEEP_MAX_ORDERS;
 
-/** One measured round: its orders, how long they took, and the CPU each part used meanwhile. */
-interface Round {
+/** Orders driven for a while: what became of them and how long they took. */
+interface Run {
   outcomes: Outcome[];
   confirmed: Outcome[];
   seconds: number;
   throughput: number;
+}
+
+function measured(outcomes: Outcome[], began: number): Run {
+  const confirmed = outcomes.filter((outcome) => outcome.status === 'CONFIRMED');
+  const seconds = (Math.max(...outcomes.map((outcome) => outcome.confirmedAt)) - began) / 1_000;
+  return { outcomes, confirmed, seconds, throughput: confirmed.length / seconds };
+}
+
+/** One measured round, with the CPU each part used meanwhile. */
+interface Round extends Run {
   cpu: CpuShare[];
 }
 
-function measured(outcomes: Outcome[], began: number, cpu: CpuShare[]): Round {
-  const confirmed = outcomes.filter((outcome) => outcome.status === 'CONFIRMED');
-  const seconds = (Math.max(...outcomes.map((outcome) => outcome.confirmedAt)) - began) / 1_000;
-  return { outcomes, confirmed, seconds, throughput: confirmed.length / seconds, cpu };
-}
-
 /** A level of the sweep: how many orders it kept in flight, and what they did. */
-interface SweepLevel extends Round {
+interface SweepLevel extends Run {
   inFlight: number;
 }
 
-const latenciesOf = (round: Round): number[] => ascending(round.confirmed.map((outcome) => outcome.latency));
-const p95Of = (round: Round): number => percentile(latenciesOf(round), 95);
+const latenciesOf = (run: Run): number[] => ascending(run.confirmed.map((outcome) => outcome.latency));
+const p95Of = (run: Run): number => percentile(latenciesOf(run), 95);
 
 function report(rounds: Round[], sweep: SweepLevel[], start: ReturnType<typeof runStart>): void {
   const byThroughput = [...rounds].sort((a, b) => a.throughput - b.throughput);

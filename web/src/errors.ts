@@ -78,7 +78,8 @@ export function explainError(error: unknown): ExplainedError {
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return { code, message: `The request was refused as too large${detail}.` };
     case ErrorCode.SERVICE_UNAVAILABLE:
-      return { code, message: 'Part of the shop is not answering right now; nothing was changed. Try again in a moment.' };
+      // Not "nothing was changed": the gateway cannot know that of a mutation whose answer it lost (ADR 0024).
+      return { code, message: 'Part of the shop is not answering right now. Try again in a moment.' };
     case 'NETWORK_ERROR':
       return { code, message: 'The shop cannot be reached. Check your connection and try again.' };
     case ErrorCode.INTERNAL_SERVER_ERROR:

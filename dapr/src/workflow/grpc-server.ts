@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '@agora/service';
+import { isUnavailable, type Logger } from '@agora/service';
 import { WorkflowError, type WorkflowEngine } from './engine.ts';
 import { Empty, pb, stringValue, TaskHubSidecarServiceService, timestamp, type EncodedWorkItem, type OrchestrationStatus } from './proto.ts';
 import type { InstanceFilter, InstanceRow } from './store.ts';
@@ -25,7 +25,9 @@ const NO_ENGINE = 'the workflow engine is not available: this app has no state s
 
 function toServiceError(error: unknown): Partial<grpc.ServiceError> {
   if (error instanceof WorkflowError) return { code: STATUS_CODES[error.code], details: error.message };
-  return { code: grpc.status.INTERNAL, details: error instanceof Error ? error.message : String(error) };
+  // The workflow store's database restarting or refusing connections: transient, worth a retry.
+  const code = isUnavailable(error) ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
+  return { code, details: error instanceof Error ? error.message : String(error) };
 }
 
 export function orchestrationState(instance: InstanceRow, withPayloads: boolean): InstanceType<typeof pb.OrchestrationState> {

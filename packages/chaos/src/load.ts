@@ -36,6 +36,8 @@ export interface LoadResult {
   retries: number;
   /** Why attempts failed: each distinct error (its GraphQL and HTTP messages), with how often. */
   errors: Record<string, number>;
+  /** The `extensions.code` of each failed attempt's first error, with how often; `no answer` when no HTTP answer came. */
+  codes: Record<string, number>;
   /** Cancellation requests sent, and how many the system accepted (the others came too late). */
   cancels: { requested: number; accepted: number };
 }
@@ -72,11 +74,18 @@ function messagesOf(errors: unknown[] | undefined): string {
   return messages.join(' / ');
 }
 
+/** The first GraphQL error's `extensions.code` (`none` when it has none). */
+function codeOf(errors: unknown[] | undefined): string {
+  const code = (errors?.[0] as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
+  return typeof code === 'string' ? code : 'none';
+}
+
 /** Places `orders` orders through the gateway at a steady rate, each retried (same key) while it fails. */
 export function startLoad(options: LoadOptions): Load {
   let acknowledged = 0;
   let retries = 0;
   const errors: Record<string, number> = {};
+  const codes: Record<string, number> = {};
   const cancels = { requested: 0, accepted: 0 };
 
   const cancelLater = async (index: number, id: string): Promise<void> => {
@@ -105,6 +114,7 @@ export function startLoad(options: LoadOptions): Load {
     for (let attempt = 1; ; attempt += 1) {
       let error: string;
       let summary: string | undefined;
+      let code = 'no answer';
       try {
         const response = await fetch(options.gatewayUrl, {
           method: 'POST',
@@ -122,6 +132,7 @@ export function startLoad(options: LoadOptions): Load {
         }
         error = `HTTP ${response.status}: ${JSON.stringify(result.errors ?? result).slice(0, 1_500)}`;
         summary = messagesOf(result.errors);
+        code = codeOf(result.errors);
       } catch (caught) {
         error = caught instanceof Error ? caught.message : String(caught);
       }
@@ -132,6 +143,7 @@ export function startLoad(options: LoadOptions): Load {
       retries += 1;
       const kind = (summary || error).replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').replace(/127\.0\.0\.1:\d+/g, '<host>').slice(0, 400);
       errors[kind] = (errors[kind] ?? 0) + 1;
+      codes[code] = (codes[code] ?? 0) + 1;
       await sleep(Math.min(250 * 2 ** (attempt - 1), 3_000));
     }
   };
@@ -146,7 +158,7 @@ export function startLoad(options: LoadOptions): Load {
       if (next > Date.now()) await sleep(next - Date.now());
     }
     await Promise.all(running);
-    return { placed, unacknowledged, retries, errors, cancels };
+    return { placed, unacknowledged, retries, errors, codes, cancels };
   })();
   return { progress: () => acknowledged, done };
 }

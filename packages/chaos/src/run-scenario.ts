@@ -55,6 +55,9 @@ const SUITE_ENV: Record<string, string> = {
   PAYMENT_PROVIDER_TIMEOUT_MS: '1500',
 };
 
+/** How a scenario whose fault is part of its system's setup (kind `none`) is described in the log and the summary. */
+const FAULT_IN_SETUP = 'the fault is in the setup, there from the start';
+
 async function inject(fault: Fault, infra: Pick<Environment, 'system' | 'postgres' | 'redis'>, redisUrl: string): Promise<string> {
   switch (fault.kind) {
     case 'kill':
@@ -85,7 +88,7 @@ async function inject(fault: Fault, infra: Pick<Environment, 'system' | 'postgre
       }
     }
     case 'none':
-      return 'faulty from the start (set up with the system), nothing injected mid-load';
+      return `${FAULT_IN_SETUP}; nothing injected mid-load`;
   }
 }
 
@@ -208,7 +211,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
     const threshold = Math.max(1, Math.floor(settings.orders * settings.faultAfter));
     await Promise.race([waitFor('the load did not reach the fault threshold', 120_000, async () => load.progress() >= threshold), load.done]);
     note(`fault ${JSON.stringify(scenario.fault)} at ${load.progress()} acknowledged`);
-    settings.log(scenario.fault.kind === 'none' ? `${scenario.name}: ${load.progress()}/${settings.orders} orders placed (the fault is in the setup, from the start)` : `${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
+    settings.log(scenario.fault.kind === 'none' ? `${scenario.name}: ${load.progress()}/${settings.orders} orders placed (${FAULT_IN_SETUP})` : `${scenario.name}: injecting the fault at ${load.progress()}/${settings.orders} orders`);
     const faultStarted = Date.now();
     report.faultNote = await inject(scenario.fault, environment, environment.redis.url);
     note(`fault done in ${Date.now() - faultStarted} ms: ${report.faultNote}`);
@@ -220,6 +223,7 @@ export async function runOnEnvironment(scenario: Scenario, environment: Environm
     note(`load done: ${report.load.placed.length} placed, ${report.load.unacknowledged.length} unacknowledged, ${report.load.retries} retries, ${report.load.cancels.accepted}/${report.load.cancels.requested} cancellations accepted`);
     for (const failure of report.load.unacknowledged) note(`unacknowledged placement ${failure.key}: ${failure.error}`);
     for (const [error, count] of Object.entries(report.load.errors)) note(`placement attempts failed ${count}×: ${error}`);
+    if (report.load.retries > 0) note(`failed placement attempts by extensions.code: ${JSON.stringify(report.load.codes)}`);
 
     settings.log(`${scenario.name}: waiting for every saga and event to settle`);
     report.settled = await settle(db, events, baseline, settings.settleTimeoutMs);

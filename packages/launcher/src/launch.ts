@@ -240,7 +240,8 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
     // The gateway's readiness asks every subgraph's through the sidecars: asked before they
     // listen, the sidecars would log refused calls at each start. It is polled once they are up.
     const subgraphsReady: Promise<void>[] = [];
-    for (const app of [...apps.filter((candidate) => candidate.id !== GATEWAY_ID), ...apps.filter((candidate) => candidate.id === GATEWAY_ID)]) {
+    // The gateway last (a stable sort keeps the run file's order otherwise).
+    for (const app of [...apps].sort((a, b) => Number(a.id === GATEWAY_ID) - Number(b.id === GATEWAY_ID))) {
       emit({ type: 'step', name: app.id, status: 'starting', detail: `${app.command.join(' ')} in ${app.dir}` });
       started.set(app.id, performance.now());
       const gateway = app.id === GATEWAY_ID;

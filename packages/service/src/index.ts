@@ -1,7 +1,7 @@
 export { openDatabase, ormOptions } from './database.ts';
 export type { DatabaseModule } from './database.ts';
 export { ConfigError, envField, parseEnv } from './env.ts';
-export { badInput, DomainError, ErrorCode, forbidden, formatGraphQLError, notFound, unauthenticated } from './errors.ts';
+export { badInput, DomainError, ErrorCode, forbidden, formatGraphQLError, isUnavailable, notFound, unauthenticated } from './errors.ts';
 export { createHttpServer } from './http.ts';
 export { healthDetails, reportCircuitBreaker } from './health.ts';
 export type { CircuitBreakerHealth, CircuitBreakerState, HealthCheck, HealthDetails, HealthDetailsOptions, Readiness, SidecarBreakerHealth, SidecarHealth } from './health.ts';

@@ -43,7 +43,7 @@ const NOTIFYING_TYPES = [
 ];
 /**
  * Payment outcomes the saga's consumer must process: those that came after a 3-D Secure
- * confirmation. It acknowledges the charge's own answers unrecorded (`accepts` in
+ * confirmation. Its sidecar skips the charge's own answers (`skipWhen` in
  * subgraphs/orders/src/events/payment-subscriptions.ts), as the charge step told the saga.
  */
 const SAGA_TYPES = ['agora.payment.succeeded.v1', 'agora.payment.failed.v1'];

@@ -2,7 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@agora/service';
 import { counter } from '@agora/telemetry';
-import { eventCatalog, isEventType, PUBSUB_NAME, type EventTopic, type EventType } from './catalog.ts';
+import { eventCatalog, isEventType, PUBSUB_NAME, type EventData, type EventTopic, type EventType } from './catalog.ts';
 import { parseReceivedEvent, UnprocessableEventError, type ReceivedEvent } from './cloudevent.ts';
 import { ProcessedEvent } from './outbox.ts';
 
@@ -11,7 +11,7 @@ import { ProcessedEvent } from './outbox.ts';
 // route per subscription that answers in Dapr's pub/sub contract
 // (https://docs.dapr.io/reference/api/pubsub_api/#provide-routes-for-dapr-to-deliver-topic-events):
 //   SUCCESS  handled now, or handled before (a redelivery: the event id is in processed_events), or
-//            of no concern to this consumer (its `accepts` says no: nothing is written)
+//            of no concern to this consumer (its `skipWhen` matches: nothing is written)
 //   DROP     can never be handled: not a CloudEvent, unknown type, data not matching the schema
 //   RETRY    anything else (HTTP 500): the sidecar delivers it again with backoff
 // The processed_events row and the handler's writes commit in one transaction, so an event is
@@ -33,16 +33,22 @@ const typeLabel = (type: string | undefined): string => (type !== undefined && i
 
 type SubscriptionTypes<T extends EventType> = { type: T; types?: undefined } | { types: readonly [T, ...T[]]; type?: undefined };
 
+/** Values of top-level data fields (booleans or strings: CEL compares them as JSON gives them). */
+type SkipWhen<T extends EventType> = { [K in keyof EventData<T>]?: Extract<EventData<T>[K], boolean | string> };
+
 export type EventSubscription<T extends EventType = EventType> = SubscriptionTypes<T> & {
   /** The topic of the types; it is the catalog's, and a different one is refused at registration. */
   topic?: EventTopic;
   /** The path Dapr posts these events to, e.g. /events/orders. */
   route: string;
   /**
-   * Whether the event concerns this consumer (all do by default). One that does not is
-   * acknowledged at once: no transaction, no processed_events row, no handler.
+   * Data that makes an event of no concern to this consumer: every listed field present with
+   * that value. It is part of the Dapr routing rule, so the sidecar acknowledges such an event
+   * without posting it; one that reaches the app anyway (posted directly, or by a sidecar that
+   * still has the old rule) is acknowledged at once: no transaction, no processed_events row, no
+   * handler.
    */
-  accepts?(event: ReceivedEvent<T>): boolean;
+  skipWhen?: SkipWhen<T>;
   /** Applies the event in `em`'s transaction, which also records it as processed. Throwing rolls both back and asks for a redelivery. */
   handle(event: ReceivedEvent<T>, em: EntityManager): Promise<void>;
   /** Runs after the transaction committed (not for redeliveries); its failure is logged, the event stays processed. */
@@ -78,7 +84,22 @@ interface Route {
   path: string;
   subscription: EventSubscription;
   types: ReadonlySet<EventType>;
+  /** skipWhen's fields and values. */
+  skip: [string, boolean | string][];
 }
+
+const CEL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The routing rule's CEL for a route's type: that type, and not every skipWhen field at its value. */
+function matchOf(type: EventType, skip: Route['skip']): string {
+  const match = `event.type == "${type}"`;
+  if (skip.length === 0) return match;
+  const skipped = skip.map(([field, value]) => `has(event.data.${field}) && event.data.${field} == ${JSON.stringify(value)}`).join(' && ');
+  return `${match} && !(${skipped})`;
+}
+
+const skips = (route: Route, event: ReceivedEvent): boolean =>
+  route.skip.length > 0 && route.skip.every(([field, value]) => (event.data as Record<string, unknown>)[field] === value);
 
 function routesOf(subscriptions: readonly EventSubscription[]): Route[] {
   const byPath = new Map<string, Route>();
@@ -93,7 +114,11 @@ function routesOf(subscriptions: readonly EventSubscription[]): Route[] {
       const topic = eventCatalog[type].topic;
       if (subscription.topic !== undefined && subscription.topic !== topic) throw new Error(`${type} is published to topic ${topic}, not ${subscription.topic}`);
     }
-    byPath.set(path, { path, subscription, types: new Set(types) });
+    const skip = Object.entries(subscription.skipWhen ?? {}).filter((entry): entry is [string, boolean | string] => entry[1] !== undefined);
+    for (const [field, value] of skip) {
+      if (!CEL_IDENTIFIER.test(field) || (typeof value !== 'boolean' && typeof value !== 'string')) throw new Error(`skipWhen at ${path}: ${field} must be a data field name with a boolean or string value`);
+    }
+    byPath.set(path, { path, subscription, types: new Set(types), skip });
   }
   return [...byPath.values()];
 }
@@ -105,7 +130,7 @@ export function daprSubscriptions(subscriptions: readonly EventSubscription[], p
     for (const type of route.types) {
       const topic = eventCatalog[type].topic;
       const entry = byTopic.get(topic) ?? { pubsubname: pubsubName, topic, routes: { rules: [] } };
-      entry.routes.rules.push({ match: `event.type == "${type}"`, path: route.path });
+      entry.routes.rules.push({ match: matchOf(type, route.skip), path: route.path });
       byTopic.set(topic, entry);
     }
   }
@@ -135,7 +160,7 @@ export async function registerEventSubscriptions(app: FastifyInstance, options: 
       return 'DROP';
     }
     const log = logger.child({ eventId: event.id, type: event.type });
-    if (route.subscription.accepts?.(event) === false) {
+    if (skips(route, event)) {
       log.debug('event of no concern to this consumer; acknowledged');
       consumed.inc({ consumer: options.consumer, type: event.type, outcome: 'ignored' });
       return 'SUCCESS';

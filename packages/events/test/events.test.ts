@@ -85,7 +85,7 @@ const subscriptions = [
     type: 'agora.payment.succeeded.v1',
     route: '/events/payment-succeeded',
     // As orders' saga subscription: only outcomes that came after a confirmation concern it.
-    accepts: (event) => event.data.awaitedConfirmation !== false,
+    skipWhen: { awaitedConfirmation: false },
     async handle(event, em) {
       em.create(Receipt, { id: randomUUID(), eventId: event.id, eventType: event.type, orderId: event.data.orderId });
       handled.push(event);
@@ -308,7 +308,18 @@ describe('the consumer', () => {
           ],
         },
       },
-      { pubsubname: 'pubsub', topic: 'payments', routes: { rules: [{ match: 'event.type == "agora.payment.succeeded.v1"', path: '/events/payment-succeeded' }] } },
+      {
+        pubsubname: 'pubsub',
+        topic: 'payments',
+        routes: {
+          rules: [
+            {
+              match: 'event.type == "agora.payment.succeeded.v1" && !(has(event.data.awaitedConfirmation) && event.data.awaitedConfirmation == false)',
+              path: '/events/payment-succeeded',
+            },
+          ],
+        },
+      },
     ]);
   });
 
@@ -316,6 +327,8 @@ describe('the consumer', () => {
     const handle = async () => undefined;
     expect(() => daprSubscriptions([defineSubscription({ type: 'agora.order.placed.v1', topic: 'payments', route: '/a', handle })])).toThrow('published to topic orders');
     expect(() => daprSubscriptions([defineSubscription({ type: 'agora.order.placed.v1', route: '/a', handle }), defineSubscription({ type: 'agora.order.placed.v1', route: '/b', handle })])).toThrow('two event subscriptions');
+    // A field name that would not be a CEL field selection in the routing rule.
+    expect(() => daprSubscriptions([defineSubscription({ type: 'agora.payment.succeeded.v1', route: '/a', handle, skipWhen: { 'awaited) || true || (x': false } as never })])).toThrow('must be a data field name');
   });
 
   it('handles a redelivered event once and acknowledges every delivery', async () => {
@@ -365,7 +378,18 @@ describe('the consumer', () => {
     expect(await orm.em.fork().count(ProcessedEvent, { eventId: id })).toBe(0);
   });
 
-  it('acknowledges an event its subscription does not accept, without a transaction or the handler', async () => {
+  it('has the sidecar skip an event its subscription skips: never posted, while the others are handled', async () => {
+    const succeeded = (awaitedConfirmation?: boolean) =>
+      envelope('agora.payment.succeeded.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: 'u', amount: { amount: 1, currency: 'EUR' }, ...(awaitedConfirmation === undefined ? {} : { awaitedConfirmation }) });
+    const [skipped, awaited, older] = [succeeded(false), succeeded(true), succeeded()];
+    for (const event of [skipped, awaited, older]) await publishEnvelope('payments', event);
+    await eventually(() => [awaited, older].every((event) => handled.some((handledEvent) => handledEvent.id === event.id)), 'the other two are handled');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(deliveriesOf(skipped.id)).toEqual([]);
+    expect(await orm.em.fork().count(ProcessedEvent, { eventId: skipped.id })).toBe(0);
+  });
+
+  it('acknowledges an event its subscription skips that is posted to it directly, without a transaction or the handler', async () => {
     const post = async (awaitedConfirmation: boolean) => {
       const event = envelope('agora.payment.succeeded.v1', { paymentId: randomUUID(), orderId: randomUUID(), userId: 'u', amount: { amount: 1, currency: 'EUR' }, awaitedConfirmation });
       const answer = await consumerApp.inject({ method: 'POST', url: '/events/payment-succeeded', headers: { 'content-type': CLOUDEVENT_CONTENT_TYPE }, body: JSON.stringify(event) });

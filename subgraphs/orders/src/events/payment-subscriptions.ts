@@ -9,7 +9,7 @@ export const SAGA_EVENTS_CONSUMER = 'orders.saga';
  * The provider's asynchronous answer reaches payments by webhook, then the order's saga as an
  * external event (docs/adr/0012-order-saga.md). An outcome that was the answer to the charge
  * itself (`awaitedConfirmation: false`) already reached the saga as the charge step's result:
- * raising it too would only wake the workflow for nothing.
+ * raising it too would only wake the workflow for nothing, so the sidecar does not deliver it.
  */
 export function paymentSubscriptions(workflows: Pick<DaprWorkflowClient, 'raiseEvent'>): EventSubscription[] {
   return [
@@ -17,7 +17,7 @@ export function paymentSubscriptions(workflows: Pick<DaprWorkflowClient, 'raiseE
       types: ['agora.payment.succeeded.v1', 'agora.payment.failed.v1'],
       topic: 'payments',
       route: '/events/payments',
-      accepts: (event) => event.data.awaitedConfirmation !== false,
+      skipWhen: { awaitedConfirmation: false },
       async handle(event) {
         const name = event.type === 'agora.payment.succeeded.v1' ? SagaEvent.PAYMENT_CONFIRMED : SagaEvent.PAYMENT_FAILED;
         try {

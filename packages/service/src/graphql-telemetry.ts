@@ -5,11 +5,11 @@ import { DomainError, ErrorCode, hasClientCode, isUnavailable, originalOf } from
 import type { Logger } from './logger.ts';
 
 // RED per GraphQL operation, for the gateway and every subgraph: every operation answers HTTP 200
-// whatever happened, so only here are its errors visible. The errors clients see without their
-// cause are logged here too: an unexpected one at error level with its stack (clients outside
-// development read only "Internal server error"), a dependency that did not answer at warn. Operation names come from clients;
+// whatever happened, so only here are its errors visible. Operation names come from clients;
 // past MAX_OPERATION_NAMES distinct names, new ones count as `other`, so a client cannot grow
-// the metrics without bound.
+// the metrics without bound. The errors clients see without their cause are logged here too: an
+// unexpected one at error level with its stack (clients outside development read only "Internal
+// server error"), a dependency that did not answer at warn (docs/adr/0025).
 
 const operations = counter({ name: 'agora_graphql_operations_total', help: 'GraphQL operations answered, by name, type and outcome (ok or error)', labelNames: ['operation', 'type', 'outcome'] });
 const errors = counter({ name: 'agora_graphql_errors_total', help: 'GraphQL errors answered, by operation and extensions.code', labelNames: ['operation', 'code'] });

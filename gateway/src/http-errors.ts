@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { ErrorCode } from '@agora/service';
 
 /** A request refused before GraphQL runs, answered in GraphQL's error shape with an HTTP status. */
@@ -21,13 +21,13 @@ export type RefusalCode = ErrorCode | 'BAD_REQUEST';
 
 const graphQLErrorBody = (code: RefusalCode, message: string) => ({ errors: [{ message, extensions: { code } }] });
 
-/** Fastify error handler: refusals and oversized bodies get coded GraphQL errors; the rest Fastify's default. */
+/** createHttpServer's answerError: refusals and oversized bodies get coded GraphQL errors; the rest the server's default. */
 export function refusalHandler(bodyLimitBytes: number) {
-  return (error: FastifyError | HttpRefusal, _request: FastifyRequest, reply: FastifyReply) => {
+  return (error: FastifyError | HttpRefusal, reply: FastifyReply): FastifyReply | undefined => {
     if (error instanceof HttpRefusal) return reply.code(error.statusCode).headers(error.headers).send(graphQLErrorBody(error.code, error.message));
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send(graphQLErrorBody(ErrorCode.PAYLOAD_TOO_LARGE, `Request body is larger than ${bodyLimitBytes} bytes`));
     }
-    return reply.send(error);
+    return undefined;
   };
 }

@@ -71,7 +71,7 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
     );
     if (down.length > 0) throw new Error(`subgraphs not ready: ${down.join(', ')}`);
   };
-  const app = createHttpServer({ logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, readiness });
+  const app = createHttpServer({ logger, bodyLimitBytes: env.BODY_LIMIT_BYTES, readiness, answerError: refusalHandler(env.BODY_LIMIT_BYTES) });
   const limits = queryLimits(env, development);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -118,7 +118,6 @@ export async function startGateway(env: GatewayEnv, options: GatewayOptions = {}
   app.addHook('onClose', async () => {
     fetcher.close();
   });
-  app.setErrorHandler(refusalHandler(env.BODY_LIMIT_BYTES));
   const onRequest = [refuseTokenInQuery, limitRate];
   app.route({ url: '/', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });
   app.route({ url: '/graphql', method: ['GET', 'POST', 'OPTIONS'], onRequest, handler });

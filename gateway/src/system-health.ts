@@ -114,7 +114,8 @@ export function registerSystemHealth(app: FastifyInstance, options: SystemHealth
     url: SYSTEM_HEALTH_PATH,
     onRequest: [refuseTokenInQuery, ...(options.rateLimit ? [options.rateLimit] : [])],
     // Its own handler rather than the app's, so that refusals keep their shape wherever the route is registered.
-    errorHandler: (error, request, reply) => void refuse(error, request, reply),
+    // Anything else goes on to the app's handler (an unexpected error's message is not shown).
+    errorHandler: (error, _request, reply) => void (refuse(error, reply) ?? reply.send(error)),
     handler: async (request, reply): Promise<SystemHealth> => {
       void reply.header('cache-control', 'no-store');
       await requireAdmin(request, options);

@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { counter, currentTraceparent, histogram, scrape } from '@agora/telemetry';
 import { healthDetails, runChecks, unreadyReason, type Readiness } from './health.ts';
 import type { Logger } from './logger.ts';
@@ -11,6 +11,8 @@ export interface HttpServerOptions {
   bodyLimitBytes?: number;
   /** Serves /health/details for this service: its readiness checks, its sidecar (DAPR_HTTP_PORT) and its reported breakers. */
   health?: { service: string; daprHttpPort?: number | undefined };
+  /** Answers some errors a route threw in a form of its own (the gateway's refusals); undefined leaves one to the default. */
+  answerError?: (error: FastifyError, reply: FastifyReply) => FastifyReply | undefined;
 }
 
 // RED per route: rate and errors from the counter (errors: status_code 5xx), duration from the histogram.
@@ -39,6 +41,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+  });
+
+  // Fastify answers an error with its message, a 500's too: a route's unexpected error (the
+  // database gone under the payment webhook) would show its internals to the caller. Those are
+  // logged with their stack and answered without them; 4xx (a malformed body) keep theirs.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const answered = options.answerError?.(error, reply);
+    if (answered) return answered;
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status < 500) return reply.code(status).send(error);
+    request.log.error({ err: error, method: request.method, route: request.routeOptions.url }, 'request failed with an unexpected error');
+    return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'Internal server error' });
   });
 
   const traceparents = new WeakMap<FastifyRequest, string | undefined>();

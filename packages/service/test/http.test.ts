@@ -20,6 +20,27 @@ describe('createHttpServer', () => {
   });
   afterAll(() => app.close());
 
+  it("answers a route's unexpected error without its message, logging it with its stack, and keeps a client error's", async () => {
+    const lines: { level: number; msg: string; route?: string; err?: { message: string; stack: string } }[] = [];
+    const logged = createHttpServer({ logger: createLogger('http-test', 'info', { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) }), readiness: async () => undefined });
+    logged.get('/secret', async () => {
+      throw new Error('connect ECONNREFUSED 10.0.0.7:5432 (user agora_payments)');
+    });
+    logged.post('/echo', async (request) => request.body);
+    try {
+      const failed = await logged.inject('/secret');
+      expect(failed.statusCode).toBe(500);
+      expect(failed.json()).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' });
+      expect(lines).toMatchObject([{ level: 50, route: '/secret', err: { message: 'connect ECONNREFUSED 10.0.0.7:5432 (user agora_payments)' } }]);
+      expect(lines[0]?.err?.stack).toMatch(/http\.test\.ts/);
+      const malformed = await logged.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{not json' });
+      expect(malformed.statusCode).toBe(400);
+      expect(malformed.json<{ message: string }>().message).toMatch(/JSON/);
+    } finally {
+      await logged.close();
+    }
+  });
+
   it('is live while a dependency is down, and ready only while every required one answers', async () => {
     expect((await app.inject('/health/ready')).statusCode).toBe(200);
     dependencyUp = false;

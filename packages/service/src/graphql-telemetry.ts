@@ -26,7 +26,8 @@ function logError(logger: Logger, error: unknown, operation: string | undefined)
     if (original.code === ErrorCode.SERVICE_UNAVAILABLE) logger.warn({ operation, path, details: original.details, err: original.cause ?? original }, original.message);
     return;
   }
-  if (hasClientCode(error)) return;
+  // A subgraph's error relayed by the gateway (federation names its service) was logged by that subgraph.
+  if (hasClientCode(error) || typeof (error as { extensions?: { serviceName?: unknown } }).extensions?.serviceName === 'string') return;
   if (isUnavailable(original)) logger.warn({ operation, path, err: original }, 'a dependency did not answer; the client was told to try again');
   else logger.error({ operation, path, err: original }, 'operation failed with an unexpected error');
 }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { MikroORM } from '@mikro-orm/postgresql';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ormOptions } from '../src/database.ts';
 import { DomainError, ErrorCode, formatGraphQLError, notFound } from '../src/errors.ts';
@@ -59,6 +59,10 @@ const resolvers = {
     missing: () => {
       throw notFound('Product', '42');
     },
+    // As the gateway relays a subgraph's internal error: the subgraph logged it.
+    relayed: () => {
+      throw new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: 'orders' } });
+    },
     participant: () => {
       throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'inventory is not answering; try again shortly', { service: 'inventory' }, new Error('ERR_DIRECT_INVOKE: circuit breaker open'));
     },
@@ -67,7 +71,7 @@ const resolvers = {
 
 function serverFor(development: boolean): ApolloServer {
   return new ApolloServer({
-    typeDefs: 'type Query { bug: String, terminated: String, refused: String, missing: String, participant: String }',
+    typeDefs: 'type Query { bug: String, terminated: String, refused: String, missing: String, relayed: String, participant: String }',
     resolvers,
     includeStacktraceInErrorResponses: development,
     formatError: (formatted, error) => formatGraphQLError(formatted, error, development),
@@ -121,8 +125,10 @@ describe('errors of a GraphQL operation', () => {
     expect(shown.extensions?.['code']).toBe('SERVICE_UNAVAILABLE');
   });
 
-  it('gives domain errors as they are, logging only a service that did not answer, with its cause', async () => {
+  it('gives domain errors as they are, logging only a service that did not answer, with its cause, and not a subgraph error the gateway relays', async () => {
     expect(await errorOf(production, 'missing')).toMatchObject({ message: 'Product 42 was not found', path: ['missing'], extensions: { code: 'NOT_FOUND', details: { id: '42' } } });
+    expect(lines).toEqual([]);
+    expect(await errorOf(production, 'relayed')).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     expect(lines).toEqual([]);
     expect(await errorOf(production, 'participant')).toMatchObject({
       message: 'inventory is not answering; try again shortly',

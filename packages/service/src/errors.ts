@@ -65,7 +65,10 @@ export function formatGraphQLError(formatted: GraphQLFormattedError, error: unkn
       extensions: { ...withoutStack(formatted.extensions, exposeInternals), code: original.code, ...(original.details ? { details: original.details } : {}) },
     };
   }
-  if (isClientCode(formatted.extensions?.['code'])) return { ...formatted, extensions: withoutStack(formatted.extensions, exposeInternals) };
+  if (isClientCode(formatted.extensions?.['code'])) {
+    // Apollo words a refusal from the context function (a bad token) "Context creation failed: …"; the client needs only the reason.
+    return { ...formatted, message: formatted.message.replace(/^Context creation failed: /, ''), extensions: withoutStack(formatted.extensions, exposeInternals) };
+  }
   const path = formatted.path ? { path: formatted.path } : {};
   const code = isUnavailable(original) ? ErrorCode.SERVICE_UNAVAILABLE : ErrorCode.INTERNAL_SERVER_ERROR;
   if (exposeInternals) {

@@ -20,13 +20,13 @@ const scope = new AsyncLocalStorage<FetchScope>();
  */
 export const mayShareFetch = (): boolean => scope.getStore()?.shareable === true;
 
-export function isShareable(options: GraphQLDataSourceProcessOptions<GatewayContext>): boolean {
-  // Only an incoming operation has a request context (not health checks and schema loads).
-  return 'incomingRequestContext' in options && options.context.caller === undefined && options.incomingRequestContext.operation.operation === OperationTypeNode.QUERY;
-}
+/** The type of the client's operation a fetch serves; undefined for health checks and schema loads, which have no request context. */
+const operationOf = (options: GraphQLDataSourceProcessOptions<GatewayContext>): OperationTypeNode | undefined =>
+  'incomingRequestContext' in options ? options.incomingRequestContext.operation.operation : undefined;
 
-const isMutation = (options: GraphQLDataSourceProcessOptions<GatewayContext>): boolean =>
-  'incomingRequestContext' in options && options.incomingRequestContext.operation.operation === OperationTypeNode.MUTATION;
+export function isShareable(options: GraphQLDataSourceProcessOptions<GatewayContext>): boolean {
+  return operationOf(options) === OperationTypeNode.QUERY && options.context.caller === undefined;
+}
 
 type FetcherResponse = Awaited<ReturnType<RemoteGraphQLDataSource['fetcher']>>;
 
@@ -70,7 +70,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']> {
-    return scope.run({ shareable: isShareable(options), mutation: isMutation(options) }, () => super.process(options));
+    return scope.run({ shareable: isShareable(options), mutation: operationOf(options) === OperationTypeNode.MUTATION }, () => super.process(options));
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {

@@ -174,6 +174,11 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
     const graphqlUrl = (id: string) => `http://127.0.0.1:${ports.get(id)}/graphql`;
     const sidecarUrl = (id: string) => `http://127.0.0.1:${sidecarPorts.get(id)}`;
     const databaseName = (name: string) => (options.databasePrefix ? `${options.databasePrefix}_${name}` : name);
+    /** The database an app's DATABASE_URL in the run file names, with this launch's prefix. */
+    const appDatabase = (app: AppSpec): string | undefined => {
+      const configured = app.env['DATABASE_URL'];
+      return configured ? databaseName(basename(new URL(configured).pathname)) : undefined;
+    };
 
     if (!runFile.resourcesPath) throw new Error(`${options.runFile} has no common.resourcesPath (the Dapr components folder)`);
     const resourcesPath = runFile.resourcesPath;
@@ -222,8 +227,8 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
         DAPR_HTTP_PORT: String(sidecarPorts.get(app.id)),
         DAPR_GRPC_PORT: String(grpcPorts.get(app.id)),
       };
-      const configured = app.env['DATABASE_URL'];
-      if (configured) env['DATABASE_URL'] = databaseUrl(database.url, databaseName(basename(new URL(configured).pathname)));
+      const name = appDatabase(app);
+      if (name) env['DATABASE_URL'] = databaseUrl(database.url, name);
       return env;
     };
 
@@ -231,9 +236,7 @@ export async function launch(options: LaunchOptions): Promise<RunningSystem> {
     const envs = new Map(apps.map((app) => [app.id, envFor(app)]));
     // Each app creates its database when missing, but first connects to it, which PostgreSQL logs
     // as a FATAL line on every first start; created here, the apps find them.
-    await Promise.all(
-      [...envs.values()].flatMap((env) => (env['DATABASE_URL'] ? [ensureDatabase(database.url, basename(new URL(env['DATABASE_URL']).pathname))] : [])),
-    );
+    await Promise.all(apps.flatMap((app) => appDatabase(app) ?? []).map((name) => ensureDatabase(database.url, name)));
     cleanups.push(async () => {
       await Promise.allSettled([...processes.values()].filter((managed) => managed.kind === 'app').map((managed) => managed.current.stop()));
     });

@@ -91,15 +91,11 @@ export function originalOf(error: unknown): unknown {
 }
 
 /**
- * Whether the error is one clients are meant to see: a domain error, or one with a code they know
- * (a refused query, a subgraph's answer relayed by the gateway). Not INTERNAL_SERVER_ERROR, which
- * Apollo gives every error that has no code of its own: its message is not for clients.
+ * Whether an error with this code is one clients are meant to see as it is (a refused query, a
+ * subgraph's answer relayed by the gateway). Not INTERNAL_SERVER_ERROR, which Apollo gives every
+ * error that has no code of its own: its message is not for clients.
  */
-export function hasClientCode(error: unknown): boolean {
-  return originalOf(error) instanceof DomainError || isClientCode((error as { extensions?: { code?: unknown } } | undefined)?.extensions?.code);
-}
-
-const isClientCode = (code: unknown): boolean => typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && knownCodes.has(code);
+export const isClientCode = (code: unknown): boolean => typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && knownCodes.has(code);
 
 const UNAVAILABLE_MESSAGE = 'A service this request needs is not answering; try again shortly';
 

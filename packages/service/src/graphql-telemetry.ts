@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { trace } from '@opentelemetry/api';
 import { counter, currentTraceparent, histogram } from '@agora/telemetry';
-import { DomainError, ErrorCode, hasClientCode, isUnavailable, originalOf } from './errors.ts';
+import { DomainError, ErrorCode, isClientCode, isUnavailable, originalOf } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 // RED per GraphQL operation, for the gateway and every subgraph: every operation answers HTTP 200
@@ -26,8 +26,9 @@ function logError(logger: Logger, error: unknown, operation: string | undefined)
     if (original.code === ErrorCode.SERVICE_UNAVAILABLE) logger.warn({ operation, path, details: original.details, err: original.cause ?? original }, original.message);
     return;
   }
-  // A subgraph's error relayed by the gateway (federation names its service) was logged by that subgraph.
-  if (hasClientCode(error) || typeof (error as { extensions?: { serviceName?: unknown } }).extensions?.serviceName === 'string') return;
+  // A refusal clients are meant to read; a subgraph's error relayed by the gateway (federation names its service) was logged by that subgraph.
+  const extensions = (error as { extensions?: { code?: unknown; serviceName?: unknown } }).extensions;
+  if (isClientCode(extensions?.code) || typeof extensions?.serviceName === 'string') return;
   if (isUnavailable(original)) logger.warn({ operation, path, err: original }, 'a dependency did not answer; the client was told to try again');
   else logger.error({ operation, path, err: original }, 'operation failed with an unexpected error');
 }

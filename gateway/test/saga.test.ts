@@ -65,6 +65,20 @@ describe('the cart', () => {
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('OUT_OF_STOCK');
     await ok('bob', 'mutation($p: ID!) { removeFromCart(productId: $p) { itemCount } }', { p: MOUSE });
   });
+
+  it('adds a change sent again with its idempotency key once (at once, later, after an order emptied the cart) and refuses the key for another change', async () => {
+    const ADD = 'mutation($p: ID!, $q: Int!, $key: String) { addToCart(productId: $p, quantity: $q, idempotencyKey: $key) { itemCount } }';
+    const key = randomUUID();
+    const together = await Promise.all(Array.from({ length: 3 }, () => ok<{ addToCart: { itemCount: number } }>('bob', ADD, { p: MOUSE, q: 2, key })));
+    expect(together.map((answer) => answer.addToCart.itemCount)).toEqual([2, 2, 2]);
+    expect((await ok<{ addToCart: { itemCount: number } }>('bob', ADD, { p: MOUSE, q: 2, key })).addToCart.itemCount).toBe(2);
+    for (const other of [{ p: MOUSE, q: 1 }, { p: KEYBOARD, q: 2 }]) {
+      expect((await graphql('bob', ADD, { ...other, key })).errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    }
+    expect((await graphql('bob', ADD, { p: MOUSE, q: 1, key: 'short' })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    await settled('bob', (await place('bob', 'pm_card_visa')).id);
+    expect((await ok<{ addToCart: { itemCount: number } }>('bob', ADD, { p: MOUSE, q: 2, key })).addToCart.itemCount).toBe(0);
+  });
 });
 
 describe('placeOrder and the OrderSaga', () => {

@@ -178,9 +178,9 @@ export const MY_CART: TypedDocumentNode<{ me: { id: string; cart: Cart } }, Reco
   ${CART}
 `;
 
-export const ADD_TO_CART: TypedDocumentNode<{ addToCart: Cart }, { productId: string; quantity: number }> = gql`
-  mutation AddToCart($productId: ID!, $quantity: Int!) {
-    addToCart(productId: $productId, quantity: $quantity) {
+export const ADD_TO_CART: TypedDocumentNode<{ addToCart: Cart }, { productId: string; quantity: number; idempotencyKey: string }> = gql`
+  mutation AddToCart($productId: ID!, $quantity: Int!, $idempotencyKey: String) {
+    addToCart(productId: $productId, quantity: $quantity, idempotencyKey: $idempotencyKey) {
       ...CartView
     }
   }
@@ -338,9 +338,9 @@ export const COMPENSATE_SAGA: TypedDocumentNode<{ compensateSaga: Saga }, { orde
   ${SAGA}
 `;
 
-export const RESTOCK: TypedDocumentNode<{ restockProduct: Product }, { id: string; quantity: number }> = gql`
-  mutation Restock($id: ID!, $quantity: Int!) {
-    restockProduct(id: $id, quantity: $quantity) {
+export const RESTOCK: TypedDocumentNode<{ restockProduct: Product }, { id: string; quantity: number; idempotencyKey: string }> = gql`
+  mutation Restock($id: ID!, $quantity: Int!, $idempotencyKey: String) {
+    restockProduct(id: $id, quantity: $quantity, idempotencyKey: $idempotencyKey) {
       ...ProductCard
     }
   }

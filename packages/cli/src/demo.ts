@@ -61,7 +61,7 @@ if (!product) throw new Error(`no product ${values.product} in the catalog (--pr
 let failures = 0;
 for (const method of values.methods.split(',').filter(Boolean)) {
   console.log(`\n${values.user} buys 1 × ${product.name} with ${method}`);
-  await graphql('mutation($p: ID!) { addToCart(productId: $p, quantity: 1) { itemCount } }', { p: values.product });
+  await graphql('mutation($p: ID!, $key: String!) { addToCart(productId: $p, quantity: 1, idempotencyKey: $key) { itemCount } }', { p: values.product, key: randomUUID() });
   const { placeOrder } = await graphql<{ placeOrder: OrderView }>('mutation($input: PlaceOrderInput!, $key: String!) { placeOrder(input: $input, idempotencyKey: $key) { id status total { amount currency } } }', {
     input: { paymentMethod: method },
     key: randomUUID(),

@@ -16,6 +16,7 @@ export { startSubgraph, subgraphEnvSchema } from './subgraph.ts';
 export type { BaseContext, RunningSubgraph, StartOptions, SubgraphEnv, SubgraphModule, SubgraphParts } from './subgraph.ts';
 export { requireAdmin, requireCaller, requireOwnerOrAdmin } from './access.ts';
 export type { Audited } from './access.ts';
+export { checkIdempotencyKey, requestFingerprint } from './idempotency.ts';
 export { isUuid, parseId } from './ids.ts';
 export { byIdLoader, byKeyLoader, perKeyLoader } from './loaders.ts';
 export type { Loader } from './loaders.ts';

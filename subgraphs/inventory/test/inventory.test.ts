@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSubgraph, type TestSubgraph } from '@agora/testing';
 import type { Context } from '../src/context.ts';
@@ -126,6 +127,50 @@ describe('restockProduct', () => {
   it('answers NOT_FOUND when restocking an unknown product', async () => {
     const { errors } = await subgraph.execute(RESTOCK, { id: UNKNOWN, quantity: 1 }, 'admin');
     expect(errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
+  });
+
+  describe('with an idempotency key', () => {
+    const KEYED = 'mutation($id: ID!, $quantity: Int!, $key: String) { restockProduct(id: $id, quantity: $quantity, idempotencyKey: $key) { id stock } }';
+    const key = () => `restock-${randomUUID()}`;
+
+    it('adds the stock once however often the restock is sent, one after another or at once', async () => {
+      const before = (await stockOf(KEYBOARD)) ?? 0;
+      const resent = key();
+      const first = await subgraph.execute<{ restockProduct: ProductView }>(KEYED, { id: KEYBOARD, quantity: 3, key: resent }, 'admin');
+      expect(first.errors).toBeUndefined();
+      expect(first.data?.restockProduct.stock).toBe(before + 3);
+      const again = await subgraph.execute<{ restockProduct: ProductView }>(KEYED, { id: KEYBOARD, quantity: 3, key: resent }, 'admin');
+      expect(again.errors).toBeUndefined();
+      expect(again.data?.restockProduct.stock).toBe(before + 3);
+
+      const together = key();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => subgraph.execute<{ restockProduct: ProductView }>(KEYED, { id: KEYBOARD, quantity: 2, key: together }, 'admin')));
+      expect(answers.flatMap((answer) => answer.errors ?? [])).toEqual([]);
+      expect(await stockOf(KEYBOARD)).toBe(before + 5);
+    });
+
+    it('refuses the key with another product or quantity as IDEMPOTENCY_KEY_REUSED and changes nothing', async () => {
+      const used = key();
+      await subgraph.execute(KEYED, { id: MICROPHONE, quantity: 1, key: used }, 'admin');
+      const [microphone, keyboard] = [await stockOf(MICROPHONE), await stockOf(KEYBOARD)];
+      for (const other of [{ id: MICROPHONE, quantity: 2 }, { id: KEYBOARD, quantity: 1 }]) {
+        const { errors } = await subgraph.execute(KEYED, { ...other, key: used }, 'admin');
+        expect(errors?.[0]?.extensions?.['code']).toBe('IDEMPOTENCY_KEY_REUSED');
+      }
+      expect([await stockOf(MICROPHONE), await stockOf(KEYBOARD)]).toEqual([microphone, keyboard]);
+    });
+
+    it('keeps no key from a refused restock, and refuses a malformed key with BAD_USER_INPUT', async () => {
+      const refused = key();
+      expect((await subgraph.execute(KEYED, { id: UNKNOWN, quantity: 1, key: refused }, 'admin')).errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
+      const before = (await stockOf(MICROPHONE)) ?? 0;
+      const { data } = await subgraph.execute<{ restockProduct: ProductView }>(KEYED, { id: MICROPHONE, quantity: 1, key: refused }, 'admin');
+      expect(data?.restockProduct.stock).toBe(before + 1);
+
+      const { errors } = await subgraph.execute(KEYED, { id: MICROPHONE, quantity: 1, key: 'no spaces allowed' }, 'admin');
+      expect(errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+      expect(await stockOf(MICROPHONE)).toBe(before + 1);
+    });
   });
 });
 

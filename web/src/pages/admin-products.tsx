@@ -2,6 +2,7 @@ import { useMutation, useQuery } from '@apollo/client/react';
 import { useState, type SyntheticEvent } from 'react';
 import { ErrorMessage } from '../components/error-message.tsx';
 import { formatMoney } from '../format.ts';
+import { useIdempotencyKey } from '../idempotency-key.ts';
 import { CATALOG, RESTOCK, type Product } from '../operations.ts';
 
 export function AdminProductsPage() {
@@ -35,9 +36,11 @@ export function AdminProductsPage() {
 function RestockRow({ product }: { product: Product }) {
   const [quantity, setQuantity] = useState(10);
   const [restock, { loading, error }] = useMutation(RESTOCK);
-  const submit = (event: SyntheticEvent) => {
+  const idempotencyKey = useIdempotencyKey();
+  const submit = async (event: SyntheticEvent) => {
     event.preventDefault();
-    void restock({ variables: { id: product.id, quantity } }).catch(() => undefined);
+    const result = await restock({ variables: { id: product.id, quantity, idempotencyKey: idempotencyKey.current() } }).catch(() => undefined);
+    if (result?.data) idempotencyKey.renew();
   };
   return (
     <tr data-product-id={product.id}>
@@ -45,8 +48,8 @@ function RestockRow({ product }: { product: Product }) {
       <td>{formatMoney(product.price)}</td>
       <td data-stock={product.stock}>{product.stock}</td>
       <td>
-        <form onSubmit={submit} className="inline">
-          <input type="number" min={1} value={quantity} aria-label={`Units to add to ${product.name}`} onChange={(event) => setQuantity(Number(event.target.value))} />
+        <form onSubmit={(event) => void submit(event)} className="inline">
+          <input type="number" min={1} value={quantity} aria-label={`Units to add to ${product.name}`} onChange={(event) => { setQuantity(Number(event.target.value)); idempotencyKey.renew(); }} />
           <button type="submit" disabled={loading}>
             Add units
           </button>

@@ -1,9 +1,10 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { PAYMENT_METHODS } from '@agora/internal-api/payment-methods';
-import { useRef, useState, type SyntheticEvent } from 'react';
+import { useState, type SyntheticEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { ErrorMessage } from '../components/error-message.tsx';
 import { describePaymentMethod, formatMoney } from '../format.ts';
+import { useIdempotencyKey } from '../idempotency-key.ts';
 import { MY_CART, MY_ORDERS, PLACE_ORDER, SET_CART_QUANTITY } from '../operations.ts';
 
 export function CartPage() {
@@ -13,7 +14,7 @@ export function CartPage() {
   const [placeOrder, placing] = useMutation(PLACE_ORDER, { refetchQueries: [MY_CART, MY_ORDERS] });
   const [paymentMethod, setPaymentMethod] = useState<string>(PAYMENT_METHODS[0]);
   // One key per checkout: pressing again after a lost answer gets the same order, not a second one.
-  const idempotencyKey = useRef(crypto.randomUUID());
+  const idempotencyKey = useIdempotencyKey();
 
   const cart = data?.me.cart;
   const currency = cart?.lines[0]?.product.price.currency ?? 'EUR';
@@ -21,9 +22,9 @@ export function CartPage() {
 
   const checkout = async (event: SyntheticEvent) => {
     event.preventDefault();
-    const result = await placeOrder({ variables: { paymentMethod, idempotencyKey: idempotencyKey.current } }).catch(() => undefined);
+    const result = await placeOrder({ variables: { paymentMethod, idempotencyKey: idempotencyKey.current() } }).catch(() => undefined);
     if (result?.data) {
-      idempotencyKey.current = crypto.randomUUID();
+      idempotencyKey.renew();
       await navigate(`/orders/${result.data.placeOrder.id}`);
     }
   };

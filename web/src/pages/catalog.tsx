@@ -4,6 +4,7 @@ import { useSearchParams } from 'react-router';
 import { useSession } from '../auth.tsx';
 import { ErrorMessage } from '../components/error-message.tsx';
 import { formatMoney } from '../format.ts';
+import { useIdempotencyKey } from '../idempotency-key.ts';
 import { ADD_TO_CART, CATALOG, MY_CART, type Product } from '../operations.ts';
 
 const PAGE_SIZE = 12;
@@ -57,6 +58,11 @@ function ProductCard({ product }: { product: Product }) {
   const session = useSession();
   const [quantity, setQuantity] = useState(1);
   const [addToCart, { error, loading, data, reset }] = useMutation(ADD_TO_CART, { refetchQueries: [MY_CART] });
+  const idempotencyKey = useIdempotencyKey();
+  const add = async () => {
+    const result = await addToCart({ variables: { productId: product.id, quantity, idempotencyKey: idempotencyKey.current() } }).catch(() => undefined);
+    if (result?.data) idempotencyKey.renew();
+  };
   const headingId = `product-${product.id}`;
   return (
     <li className="product" aria-labelledby={headingId} data-product-id={product.id}>
@@ -70,9 +76,9 @@ function ProductCard({ product }: { product: Product }) {
         <div className="buy">
           <label>
             Quantity
-            <input type="number" min={1} max={99} value={quantity} onChange={(event) => { setQuantity(Number(event.target.value)); reset(); }} />
+            <input type="number" min={1} max={99} value={quantity} onChange={(event) => { setQuantity(Number(event.target.value)); reset(); idempotencyKey.renew(); }} />
           </label>
-          <button type="button" disabled={loading || !product.inStock} onClick={() => void addToCart({ variables: { productId: product.id, quantity } }).catch(() => undefined)}>
+          <button type="button" disabled={loading || !product.inStock} onClick={() => void add()}>
             Add to cart
           </button>
           {data && !error && <span role="status">Added to your cart.</span>}

@@ -26,13 +26,19 @@ export type Money = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Adds stock to a product (admin). `quantity` must be a positive integer. */
+  /**
+   * Adds stock to a product (admin). `quantity` must be a positive integer. With an idempotencyKey
+   * (8 to 100 letters, digits, "-" or "_"), the same restock sent again by the same admin answers
+   * the product without adding twice; the key with another product or quantity is
+   * IDEMPOTENCY_KEY_REUSED.
+   */
   restockProduct: Product;
 };
 
 
 export type MutationRestockProductArgs = {
   id: Scalars['ID']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   quantity: Scalars['Int']['input'];
 };
 

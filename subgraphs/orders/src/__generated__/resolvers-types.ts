@@ -45,7 +45,12 @@ export type Money = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Adds a quantity of a product to the signed-in user's cart (1 to 99 per product). NOT_FOUND for unknown products, OUT_OF_STOCK beyond what is available. */
+  /**
+   * Adds a quantity of a product to the signed-in user's cart (1 to 99 per product). NOT_FOUND for
+   * unknown products, OUT_OF_STOCK beyond what is available. With an idempotencyKey (8 to 100
+   * letters, digits, "-" or "_"), sending the same change again answers the cart without adding
+   * twice; the key with another product or quantity is IDEMPOTENCY_KEY_REUSED.
+   */
   addToCart: Cart;
   /** Asks the saga of one of your PENDING orders to stop and compensate. CONFLICT once the order is confirmed or cancelled. */
   cancelOrder: Order;
@@ -67,6 +72,7 @@ export type Mutation = {
 
 
 export type MutationAddToCartArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
   productId: Scalars['ID']['input'];
   quantity: Scalars['Int']['input'];
 };

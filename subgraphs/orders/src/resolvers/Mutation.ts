@@ -1,8 +1,8 @@
-import { audit, badInput, DomainError, ErrorCode, parseId, requireAdmin, requireCaller } from '@agora/service';
+import { audit, badInput, checkIdempotencyKey, DomainError, ErrorCode, parseId, requestFingerprint, requireAdmin, requireCaller } from '@agora/service';
 import { participantFailure } from '@agora/internal-api';
 import type { MutationResolvers } from '../__generated__/resolvers-types.ts';
 import type { Context } from '../context.ts';
-import { checkQuantity, withAdded, withQuantity } from '../modules/cart/cart.ts';
+import { checkQuantity, madeBefore, withAdded, withQuantity } from '../modules/cart/cart.ts';
 import { findOrder } from '../modules/order/find-order.ts';
 import { OrderStatus } from '../modules/order/order.entity.ts';
 import { SagaEvent } from '../saga/contract.ts';
@@ -22,13 +22,16 @@ async function checkAvailable(ctx: Context, productId: string, quantity: number)
 }
 
 export const Mutation: MutationResolvers = {
-  async addToCart(_parent, { productId, quantity }, ctx) {
+  async addToCart(_parent, { productId, quantity, idempotencyKey }, ctx) {
     checkQuantity(quantity, false);
     const caller = requireCaller(ctx.caller);
     const id = parseId(productId);
+    const request = idempotencyKey ? { key: checkIdempotencyKey(idempotencyKey), fingerprint: requestFingerprint({ productId: id, quantity }) } : undefined;
     const { cart } = await ctx.commerce().carts.read(caller.sub);
+    // A resent change is answered before the stock check, which its first sending may now fail.
+    if (request && madeBefore(cart, request)) return { lines: cart.lines };
     await checkAvailable(ctx, id, (cart.lines.find((line) => line.productId === id)?.quantity ?? 0) + quantity);
-    return ctx.commerce().carts.update(caller.sub, (lines) => withAdded(lines, id, quantity));
+    return ctx.commerce().carts.update(caller.sub, (lines) => withAdded(lines, id, quantity), request);
   },
 
   async setCartQuantity(_parent, { productId, quantity }, ctx) {

@@ -1,13 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { DaprWorkflowClient } from '@dapr/dapr';
 import { UniqueConstraintViolationException, type EntityManager, type MikroORM } from '@mikro-orm/postgresql';
 import type { TRPCClient } from '@trpc/client';
 import { enqueueEvent } from '@agora/events';
 import { isPaymentMethod, participantFailure, PAYMENT_METHODS } from '@agora/internal-api';
-import { badInput, DomainError, ErrorCode, parseId, type Logger } from '@agora/service';
+import { badInput, checkIdempotencyKey, DomainError, ErrorCode, parseId, requestFingerprint, type Logger } from '@agora/service';
 import { currentTraceparent } from '@agora/telemetry';
 import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
-import { checkQuantity, type CartItem, type CartStore } from '../modules/cart/cart.ts';
+import { checkQuantity, type CartContents, type CartItem, type CartStore } from '../modules/cart/cart.ts';
 import type { StateClient } from '../modules/cart/state-client.ts';
 import { OrderLine } from '../modules/order/order-line.entity.ts';
 import { Order, OrderStatus, type OrderEntity } from '../modules/order/order.entity.ts';
@@ -33,8 +33,6 @@ interface IdempotencyRecord {
   orderId: string;
 }
 
-const KEY = /^[A-Za-z0-9_-]{8,100}$/;
-
 export interface PlaceOrderInput {
   paymentMethod: string;
   /** "Buy now": these lines instead of the cart. */
@@ -42,7 +40,7 @@ export interface PlaceOrderInput {
 }
 
 /** The lines to order: the given ones (checked, merged per product) or the cart's, sorted by product. */
-async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput): Promise<{ lines: CartItem[]; cartEtag: string | undefined }> {
+async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput): Promise<{ lines: CartItem[]; cartRead?: { cart: CartContents; etag: string } }> {
   if (input.lines) {
     if (input.lines.length === 0 || input.lines.length > 50) throw badInput('lines must hold 1 to 50 products');
     const merged = new Map<string, number>();
@@ -52,17 +50,17 @@ async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrd
       merged.set(id, (merged.get(id) ?? 0) + line.quantity);
     }
     for (const quantity of merged.values()) checkQuantity(quantity, false);
-    return { lines: [...merged].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: undefined };
+    return { lines: [...merged].map(([productId, quantity]) => ({ productId, quantity })).sort((a, b) => a.productId.localeCompare(b.productId)) };
   }
   const { cart, etag } = await deps.carts.read(userId);
-  return { lines: [...cart.lines].sort((a, b) => a.productId.localeCompare(b.productId)), cartEtag: etag };
+  return { lines: [...cart.lines].sort((a, b) => a.productId.localeCompare(b.productId)), ...(etag ? { cartRead: { cart, etag } } : {}) };
 }
 
 export async function placeOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput, idempotencyKey: string): Promise<OrderEntity> {
-  if (!KEY.test(idempotencyKey)) throw badInput('idempotencyKey must be 8 to 100 letters, digits, "-" or "_" (a UUID works)');
+  checkIdempotencyKey(idempotencyKey);
   // Checked before the key is claimed: an unknown method creates nothing (no record, order or saga).
   if (!isPaymentMethod(input.paymentMethod)) throw badInput(`unknown payment method ${JSON.stringify(input.paymentMethod)}; use one of ${PAYMENT_METHODS.join(', ')}`, { paymentMethod: input.paymentMethod });
-  const { lines, cartEtag: etag } = await linesToOrder(deps, userId, input);
+  const { lines, cartRead } = await linesToOrder(deps, userId, input);
   const recordKey = `placeorder-${userId}-${idempotencyKey}`;
   if (lines.length === 0) {
     // The cart may be empty because this key's order emptied it (a concurrent or repeated request): answer that order.
@@ -70,7 +68,7 @@ export async function placeOrder(deps: PlacementDeps, userId: string, input: Pla
     if (existing) return replay(deps, existing.orderId, userId, input.paymentMethod, lines);
     throw badInput('the cart is empty');
   }
-  const fingerprint = createHash('sha256').update(JSON.stringify({ lines, paymentMethod: input.paymentMethod })).digest('hex');
+  const fingerprint = requestFingerprint({ lines, paymentMethod: input.paymentMethod });
 
   const claim: IdempotencyRecord = { fingerprint, orderId: randomUUID() };
   if (!(await deps.state.saveIfUnchanged(recordKey, claim, undefined, deps.settings.idempotencyTtlSeconds))) {
@@ -94,7 +92,7 @@ export async function placeOrder(deps: PlacementDeps, userId: string, input: Pla
     throw error;
   }
   await startSaga(deps, order);
-  if (etag) await deps.carts.clear(userId, etag).catch((error: unknown) => deps.logger.warn({ err: error, userId }, 'could not empty the cart after placing an order'));
+  if (cartRead) await deps.carts.clear(userId, cartRead).catch((error: unknown) => deps.logger.warn({ err: error, userId }, 'could not empty the cart after placing an order'));
   return order;
 }
 

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError, ErrorCode } from '@agora/service';
 import { Product } from '../product/product.entity.ts';
 import { Reservation, ReservationStatus, type ReservationEntity } from './reservation.entity.ts';
-import { inTransaction, quantitiesByProduct } from './transaction.ts';
+import { inTransaction, quantitiesByProduct } from '../transaction.ts';
 
 export interface CommittedReservations {
   /** The order's committed reservations: all of them, after a successful call. */

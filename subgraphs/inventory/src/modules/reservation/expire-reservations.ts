@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '@agora/service';
 import { Reservation } from './reservation.entity.ts';
 import { releaseHeld } from './release-reservations.ts';
-import { inTransaction } from './transaction.ts';
+import { inTransaction } from '../transaction.ts';
 
 export const EXPIRED_REASON = 'expired';
 const BATCH_SIZE = 100;

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { enqueueEvent } from '@agora/events';
 import { Product } from '../product/product.entity.ts';
 import { Reservation, ReservationStatus, type ReservationEntity } from './reservation.entity.ts';
-import { inTransaction, quantitiesByProduct } from './transaction.ts';
+import { inTransaction, quantitiesByProduct } from '../transaction.ts';
 
 export interface ReleasedReservations {
   /** The order's reservations that are released (by this call or an earlier one, or by expiry). */

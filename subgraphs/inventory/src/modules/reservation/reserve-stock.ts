@@ -3,7 +3,7 @@ import { enqueueEvent } from '@agora/events';
 import { DomainError, ErrorCode, notFound } from '@agora/service';
 import { availableStock, Product } from '../product/product.entity.ts';
 import { Reservation, ReservationStatus, type ReservationEntity } from './reservation.entity.ts';
-import { inTransaction } from './transaction.ts';
+import { inTransaction } from '../transaction.ts';
 
 export interface ReserveStockInput {
   orderId: string;

@@ -2,18 +2,29 @@ import { DomainError, ErrorCode, badInput, parseId } from '@agora/service';
 import type { StateClient } from './state-client.ts';
 
 // A customer's cart, kept in the Dapr state store (one key per user) and changed with ETag
-// guards: a concurrent change makes the read-modify-write start over, never overwrites it.
+// guards: a concurrent change makes the read-modify-write start over, never overwrites it. The
+// cart also keeps the idempotency keys of its last changes, written with the change itself, so a
+// resent addToCart is recognised even when the first one's answer was lost.
 
 export interface CartItem {
   productId: string;
   quantity: number;
 }
 
+/** A change made with an idempotency key: the key and its request's fingerprint. */
+export interface CartRequest {
+  key: string;
+  fingerprint: string;
+}
+
 export interface CartContents {
   lines: CartItem[];
+  /** The keys of the last MAX_REQUESTS keyed changes, oldest first. */
+  requests?: CartRequest[];
 }
 
 const MAX_LINES = 50;
+const MAX_REQUESTS = 50;
 const MAX_QUANTITY = 99;
 const MAX_ATTEMPTS = 5;
 
@@ -37,24 +48,40 @@ export class CartStore {
 
   async read(userId: string): Promise<{ cart: CartContents; etag: string | undefined }> {
     const { value, etag } = await this.#state.get<CartContents>(cartKey(userId));
-    return { cart: { lines: value?.lines ?? [] }, etag };
+    return { cart: { lines: value?.lines ?? [], requests: value?.requests ?? [] }, etag };
   }
 
-  /** Applies `change` to the current cart and saves it if nobody changed it meanwhile; retries otherwise. */
-  async update(userId: string, change: (lines: CartItem[]) => CartItem[]): Promise<CartContents> {
+  /**
+   * Applies `change` to the current cart and saves it if nobody changed it meanwhile; retries
+   * otherwise. With a `request`, a cart that already holds its key is answered as it is (the
+   * change was made before), unless the key came with another request: IDEMPOTENCY_KEY_REUSED.
+   */
+  async update(userId: string, change: (lines: CartItem[]) => CartItem[], request?: CartRequest): Promise<CartContents> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const { cart, etag } = await this.read(userId);
+      if (request && madeBefore(cart, request)) return { lines: cart.lines };
       const lines = change(cart.lines.map((line) => ({ ...line })));
       if (lines.length > MAX_LINES) throw badInput(`a cart holds at most ${MAX_LINES} different products`);
-      if (await this.#state.saveIfUnchanged<CartContents>(cartKey(userId), { lines }, etag)) return { lines };
+      const requests = request ? [...(cart.requests ?? []), request].slice(-MAX_REQUESTS) : cart.requests;
+      if (await this.#state.saveIfUnchanged<CartContents>(cartKey(userId), { lines, requests }, etag)) return { lines };
     }
     throw new DomainError(ErrorCode.CONFLICT, 'the cart changed concurrently too often; try again');
   }
 
-  /** Empties the cart if it still is the one read with `etag` (lines added since are kept). */
-  async clear(userId: string, etag: string): Promise<void> {
-    await this.#state.deleteIfUnchanged(cartKey(userId), etag);
+  /** Empties the cart if it still is the one read with `etag` (lines added since are kept); its change keys stay. */
+  async clear(userId: string, read: { cart: CartContents; etag: string }): Promise<void> {
+    await this.#state.saveIfUnchanged<CartContents>(cartKey(userId), { lines: [], requests: read.cart.requests }, read.etag);
   }
+}
+
+/** True when the cart holds the request's key from an earlier change with the same request; IDEMPOTENCY_KEY_REUSED when with another. */
+export function madeBefore(cart: CartContents, request: CartRequest): boolean {
+  const earlier = cart.requests?.find((made) => made.key === request.key);
+  if (!earlier) return false;
+  if (earlier.fingerprint !== request.fingerprint) {
+    throw new DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this idempotency key was used for another cart change; use a new key for a new change');
+  }
+  return true;
 }
 
 /** Sets a product's quantity in the lines (0 removes it). */

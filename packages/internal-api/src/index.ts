@@ -1,4 +1,4 @@
-export { domainFailure, internalProcedure, internalRouter, registerInternalApi } from './server.ts';
+export { domainFailure, internalProcedure, internalRouter, registerInternalApi, UNEXPECTED_FAILURE } from './server.ts';
 export type { InternalApiOptions, InternalContext, InternalErrorData } from './server.ts';
 export { createInternalClient, domainCodeOf, failureMessageOf, participantFailure } from './client.ts';
 export type { InternalClientOptions, InternalTarget } from './client.ts';

@@ -21,11 +21,18 @@ export interface InternalErrorData {
   details: Record<string, unknown> | undefined;
 }
 
+/**
+ * An unexpected failure's message stays in the participant's log (onError below): callers record
+ * what they are told in saga steps, which the order's owner can read.
+ */
+export const UNEXPECTED_FAILURE = 'the participant failed unexpectedly; its log has the details';
+
 const t = initTRPC.context<InternalContext>().create({
   errorFormatter({ shape, error }) {
     const domain = error.cause instanceof DomainError ? error.cause : undefined;
     const data: InternalErrorData = { domainCode: domain?.code, details: domain?.details };
-    return { ...shape, data: { ...shape.data, ...data, stack: undefined } };
+    const message = error.code === 'INTERNAL_SERVER_ERROR' && !domain ? UNEXPECTED_FAILURE : shape.message;
+    return { ...shape, message, data: { ...shape.data, ...data, stack: undefined } };
   },
 });
 

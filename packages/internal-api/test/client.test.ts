@@ -4,7 +4,8 @@ import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createInternalClient, failureMessageOf } from '../src/index.ts';
+import { DomainError, ErrorCode } from '@agora/service';
+import { createInternalClient, domainCodeOf, domainFailure, failureMessageOf, internalProcedure, internalRouter, UNEXPECTED_FAILURE, type InternalContext } from '../src/index.ts';
 
 // The bulkhead of the internal client: a participant that stops answering holds at most
 // `maxConcurrentCalls` of its caller's calls, `maxQueuedCalls` more wait for a slot, and the next
@@ -101,6 +102,36 @@ describe('failure messages', () => {
       expect(failureMessageOf(new Error('plain'))).toBe('plain');
     } finally {
       await new Promise((resolve) => sidecar.close(resolve));
+    }
+  });
+});
+
+describe("a participant's errors", () => {
+  // A router built like the participants' (internalRouter: its error formatter), served plainly.
+  const participant = internalRouter({
+    broken: internalProcedure.query((): string => {
+      throw new Error('insert into "payments" failed: connect ECONNREFUSED 10.0.0.7:5432');
+    }),
+    missing: internalProcedure.query((): string => {
+      throw domainFailure(new DomainError(ErrorCode.NOT_FOUND, 'Order 42 was not found', { orderId: '42' }));
+    }),
+  });
+
+  it("keeps an unexpected error's message in the participant and passes a domain failure's code, message and details", async () => {
+    const served = createHTTPServer({ router: participant, createContext: () => ({}) as InternalContext });
+    await new Promise<void>((resolve) => served.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = createInternalClient<typeof participant>({ url: `http://127.0.0.1:${(served.address() as AddressInfo).port}`, token });
+      const failure = (call: Promise<unknown>) => call.then(() => undefined, (error: unknown) => error);
+      const broken = await failure(client.broken.query());
+      expect(failureMessageOf(broken)).toBe(UNEXPECTED_FAILURE);
+      expect(domainCodeOf(broken)).toBeUndefined();
+      const missing = await failure(client.missing.query());
+      expect(failureMessageOf(missing)).toBe('Order 42 was not found');
+      expect(domainCodeOf(missing)).toBe('NOT_FOUND');
+      expect((missing as { data?: { details?: unknown } }).data?.details).toEqual({ orderId: '42' });
+    } finally {
+      await new Promise((resolve) => served.close(resolve));
     }
   });
 });

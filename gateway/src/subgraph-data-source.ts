@@ -102,7 +102,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     this.#logger.warn({ subgraph: this.#name, mutation, reason }, 'subgraph did not answer');
     // A mutation's subgraph may have made the change and only its answer been lost (a timeout).
     const message = mutation
-      ? `${this.#name} is not answering; the change may or may not have been made`
+      ? `${this.#name} is not answering; the change may or may not have been made (a mutation sent again with the same idempotency key is made once)`
       : `${this.#name} is not answering; try again shortly`;
     return new GraphQLError(message, {
       extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, details: { service: this.#name }, ...(this.#exposeUpstream && upstream !== undefined ? { response: upstream } : {}) },

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devUserIds } from '@agora/testing';
 import { parseOpenMetrics, sampleValue } from './saga-openmetrics.ts';
-import { startSagaSystem, until, type OrderView, type SagaSystem, type User } from './saga-support.ts';
+import { ORDER_FIELDS, startSagaSystem, until, type OrderView, type SagaSystem, type User } from './saga-support.ts';
 
 // The OrderSaga's paths beyond the happy one, end to end through the gateway: a payment
 // confirmation that never comes, a charge that never answers, a flaky card, an admin's retry and
@@ -242,6 +242,11 @@ describe('saga paths', () => {
     for (const order of orders) {
       expect(order.status).toBe('CANCELLED');
       expect(order.statusReason).toMatch(/^charge-payment: /);
+      // The customer is told that a service did not answer, not the provider's SQL error or Dapr's codes; an admin reads the step's error.
+      expect(order.statusReason).toMatch(/^charge-payment: (a service it needs did not answer|charge-payment did not finish within)/);
+      expect(order.saga.steps.find((step) => step.name === 'charge-payment')?.error).toBe('a service it needs did not answer');
+      const asAdmin = await agora.ok<{ order: OrderView }>('admin', `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, { id: order.id });
+      expect(asAdmin.order.saga.steps.find((step) => step.name === 'charge-payment')?.error).not.toBe('a service it needs did not answer');
       expect(stepsOf(order)).toMatchObject({ 'charge-payment': 'FAILED', 'cancel-payment': 'SUCCEEDED', 'release-stock': 'SUCCEEDED', 'cancel-order': 'SUCCEEDED' });
       const records = await recordsOf(order.id);
       expect(records.payments.map((row) => row.status)).toEqual(['CANCELED']);

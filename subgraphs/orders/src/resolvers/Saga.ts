@@ -1,6 +1,9 @@
+import { hasRole, Role } from '@agora/auth';
 import { statusName } from './workflow-status.ts';
 import type { SagaResolvers, SagaStepResolvers } from '../__generated__/resolvers-types.ts';
+import { SagaStepStatus } from '../modules/saga/saga-step.entity.ts';
 import { sagaStatus } from '../modules/saga/saga-view.ts';
+import { TECHNICAL_FAILURE } from '../saga/contract.ts';
 
 export const Saga: SagaResolvers = {
   orderId: (saga) => saga.order.id,
@@ -21,4 +24,6 @@ export const Saga: SagaResolvers = {
 export const SagaStep: SagaStepResolvers = {
   startedAt: (step) => step.startedAt.toISOString(),
   endedAt: (step) => step.endedAt?.toISOString() ?? null,
+  // A technical failure's error is for admins; the order's owner reads TECHNICAL_FAILURE.
+  error: (step, _args, ctx) => (step.status === SagaStepStatus.FAILED && !hasRole(ctx.caller, Role.ADMIN) ? TECHNICAL_FAILURE : (step.error ?? null)),
 };

@@ -32,6 +32,18 @@ export type Outcome<T> =
   /** `rejected`: the participant said no (out of stock, declined); retrying cannot help. */
   | { ok: false; rejected: boolean; code?: string | undefined; message: string };
 
+/**
+ * What the customer is told of a technical failure (a participant that did not answer or failed
+ * unexpectedly), in the order's status reason, its notification and its saga steps: the error
+ * itself names hosts, ports and Dapr's codes, and stays in the step's record for admins and in
+ * the logs. A refusal or a timeout is told in its own words.
+ */
+export const TECHNICAL_FAILURE = 'a service it needs did not answer';
+
+/** A failure as the customer reads it (see TECHNICAL_FAILURE). */
+export const customerReason = (failure: Extract<Outcome<unknown>, { ok: false }>): string =>
+  failure.rejected || failure.code === 'TIMEOUT' ? failure.message : TECHNICAL_FAILURE;
+
 export interface StepInput {
   orderId: string;
   /** The saga-steps row this activity records (e.g. "reserve-stock:<product id>"). */

@@ -1,5 +1,5 @@
 import type { Task, WorkflowContext } from '@dapr/dapr';
-import { Activity, SagaEvent, type ChargeResult, type Outcome, type SagaInput, type SagaResult, type StepInput } from './contract.ts';
+import { Activity, customerReason, SagaEvent, type ChargeResult, type Outcome, type SagaInput, type SagaResult, type StepInput } from './contract.ts';
 import { sagaMetrics, type SagaOutcome } from './saga-metrics.ts';
 
 // The OrderSaga workflow (docs/adr/0011-order-saga.md). Deterministic: it decides only from its
@@ -37,7 +37,7 @@ type Failure = Extract<Outcome<unknown>, { ok: false }>;
 class StepFailed extends Error {
   readonly failure: Failure;
   constructor(step: string, failure: Failure) {
-    super(`${step}: ${failure.message}`);
+    super(`${step}: ${customerReason(failure)}`);
     this.failure = failure;
   }
 }
@@ -166,7 +166,7 @@ async function* runSaga(context: WorkflowContext, input: SagaInput): AsyncGenera
   // Past confirmation the order stands: committing stock is retried until it succeeds or escalates.
   context.setCustomStatus('commit-stock');
   const committed = yield* runStep(context, 'commit-stock', COMPENSATION, timeout, () => [call(context, input, Activity.COMMIT_STOCK, { orderId, step: 'commit-stock' })]);
-  if (!committed.ok) return yield* escalate(context, input, 'commit-stock', committed.message);
+  if (!committed.ok) return yield* escalate(context, input, 'commit-stock', committed);
   context.setCustomStatus('completed');
   return { status: 'CONFIRMED' };
 }
@@ -178,26 +178,26 @@ async function* compensate(context: WorkflowContext, input: SagaInput, done: { r
     const refunded = yield* runStep(context, 'cancel-payment', COMPENSATION, settings.stepTimeoutSeconds, () => [
       call(context, input, Activity.CANCEL_PAYMENT, { orderId, step: 'cancel-payment', reason }),
     ]);
-    if (!refunded.ok) return yield* escalate(context, input, 'cancel-payment', refunded.message);
+    if (!refunded.ok) return yield* escalate(context, input, 'cancel-payment', refunded);
   }
   if (done.reserveStarted) {
     const released = yield* runStep(context, 'release-stock', COMPENSATION, settings.stepTimeoutSeconds, () => [
       call(context, input, Activity.RELEASE_STOCK, { orderId, step: 'release-stock', reason }),
     ]);
-    if (!released.ok) return yield* escalate(context, input, 'release-stock', released.message);
+    if (!released.ok) return yield* escalate(context, input, 'release-stock', released);
   }
   const cancelledOrder = yield* runStep(context, 'cancel-order', COMPENSATION, settings.stepTimeoutSeconds, () => [
     call(context, input, Activity.CANCEL_ORDER, { orderId, step: 'cancel-order', reason }),
   ]);
-  if (!cancelledOrder.ok) return yield* escalate(context, input, 'cancel-order', cancelledOrder.message);
+  if (!cancelledOrder.ok) return yield* escalate(context, input, 'cancel-order', cancelledOrder);
   context.setCustomStatus('compensated');
   return { status: 'CANCELLED', reason };
 }
 
-async function* escalate(context: WorkflowContext, input: SagaInput, step: string, error: string): AsyncGenerator<unknown, SagaResult, unknown> {
+async function* escalate(context: WorkflowContext, input: SagaInput, step: string, failure: Failure): AsyncGenerator<unknown, SagaResult, unknown> {
   const { orderId } = input;
   context.setCustomStatus('needs-attention');
-  const reason = `${step} kept failing: ${error}`;
+  const reason = `${step} kept failing: ${customerReason(failure)}`;
   // Retried on durable timers like any step; if even this fails the workflow fails, visibly.
   const marked = yield* runStep(context, 'escalate', COMPENSATION, 60, () => [call(context, input, Activity.ESCALATE, { orderId, step: 'escalate', reason })]);
   if (!marked.ok) throw new Error(`could not mark order ${orderId} as needing attention: ${marked.message}`);

@@ -94,7 +94,7 @@ describe('orders', () => {
         },
         [OrdersState.NEEDS_ATTENTION]: async (params) => {
           const { orderId } = await placed(params);
-          await run(Activity.ESCALATE, { orderId, step: 'escalate', reason: 'release-stock kept failing: inventory did not answer' });
+          await run(Activity.ESCALATE, { orderId, step: 'escalate', reason: 'release-stock kept failing: a service it needs did not answer', error: 'ERR_DIRECT_INVOKE (HTTP 500): failed to invoke, id: inventory' });
         },
       },
       messageProviders: {

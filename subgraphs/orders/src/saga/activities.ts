@@ -11,7 +11,7 @@ import type { InventoryRouter } from '../../../inventory/src/internal/router.ts'
 import type { PaymentsRouter } from '../../../payments/src/internal/router.ts';
 import { Order, OrderStatus, type OrderEntity } from '../modules/order/order.entity.ts';
 import { SagaStepStatus } from '../modules/saga/saga-step.entity.ts';
-import { Activity, type ChargeInput, type ChargeResult, type Outcome, type ReasonInput, type ReserveInput, type StepInput } from './contract.ts';
+import { Activity, type ChargeInput, type ChargeResult, type EscalationInput, type Outcome, type ReasonInput, type ReserveInput, type StepInput } from './contract.ts';
 import { sagaMetrics } from './saga-metrics.ts';
 
 // The OrderSaga's activities: each calls one participant command (idempotent by order id and
@@ -169,14 +169,14 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
       }),
     ),
 
-    [Activity.ESCALATE]: activity((input: ReasonInput) =>
+    [Activity.ESCALATE]: activity((input: EscalationInput) =>
       orderStep(Activity.ESCALATE, input, (order, em) => {
         if (order.status === OrderStatus.NEEDS_ATTENTION) return { ok: true, value: order.status };
         order.status = OrderStatus.NEEDS_ATTENTION;
         order.statusReason = input.reason;
         const stepName = input.reason.split(' ')[0] ?? 'unknown';
-        enqueueEvent(em, { type: 'agora.order.needs-attention.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, step: stepName, error: input.reason } });
-        logger.error({ orderId: order.id, reason: input.reason }, 'order needs attention: a compensation keeps failing');
+        enqueueEvent(em, { type: 'agora.order.needs-attention.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, step: stepName, error: input.error === undefined ? input.reason : `${stepName} kept failing: ${input.error}` } });
+        logger.error({ orderId: order.id, reason: input.reason, error: input.error }, 'order needs attention: a compensation keeps failing');
         return { ok: true, value: order.status };
       }),
     ),

@@ -199,7 +199,7 @@ async function* escalate(context: WorkflowContext, input: SagaInput, step: strin
   context.setCustomStatus('needs-attention');
   const reason = `${step} kept failing: ${customerReason(failure)}`;
   // Retried on durable timers like any step; if even this fails the workflow fails, visibly.
-  const marked = yield* runStep(context, 'escalate', COMPENSATION, 60, () => [call(context, input, Activity.ESCALATE, { orderId, step: 'escalate', reason })]);
+  const marked = yield* runStep(context, 'escalate', COMPENSATION, 60, () => [call(context, input, Activity.ESCALATE, { orderId, step: 'escalate', reason, error: failure.message })]);
   if (!marked.ok) throw new Error(`could not mark order ${orderId} as needing attention: ${marked.message}`);
   return { status: 'NEEDS_ATTENTION', reason };
 }

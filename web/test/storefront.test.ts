@@ -246,6 +246,10 @@ describe('storefront and operations console in Chromium', () => {
     await row.getByRole('button', { name: 'Add units' }).click();
     await row.locator(`[data-stock="${before + 7}"]`).waitFor();
     expect(await agora.stockOf(STANDING_DESK)).toBe(before + 7);
+    // A second restock is a new change (a new idempotency key once the first succeeded), not a resend.
+    await row.getByRole('button', { name: 'Add units' }).click();
+    await row.locator(`[data-stock="${before + 14}"]`).waitFor();
+    expect(await agora.stockOf(STANDING_DESK)).toBe(before + 14);
   }, 30_000);
 
   it('shows an admin every service and sidecar with its circuit breakers', async () => {

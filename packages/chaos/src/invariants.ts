@@ -176,16 +176,23 @@ export async function settle(db: Databases, redis: Redis, base: Baseline, timeou
   }
 }
 
-/** How the scenario's orders ended: `<status> <payment method>: <reason>` → count, reasons without ids. */
+/**
+ * How the scenario's orders ended: `<status> <payment method>: <reason>` → count, reasons without
+ * ids. The customer's reason says only that a service did not answer (ADR 0012); the last failed
+ * step's own error is added to it in brackets.
+ */
 export async function orderOutcomes(db: Databases, base: Baseline): Promise<Record<string, number>> {
-  const rows = await db.query<{ status: string; payment_method: string | null; status_reason: string | null }>(
+  const rows = await db.query<{ status: string; payment_method: string | null; status_reason: string | null; step_error: string | null }>(
     'orders',
-    'select status, payment_method, status_reason from orders where not (id = any($1::uuid[]))',
+    `select o.status, o.payment_method, o.status_reason,
+       (select s.error from saga_steps s where s.order_id = o.id and s.status = 'FAILED' order by s.ended_at desc nulls last limit 1) as step_error
+     from orders o where not (o.id = any($1::uuid[]))`,
     [base.orders],
   );
   const outcomes: Record<string, number> = {};
   for (const row of rows) {
-    const reason = (row.status_reason ?? '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 160);
+    const technical = row.step_error && row.status !== 'CONFIRMED' && row.status_reason?.includes('a service it needs did not answer');
+    const reason = `${row.status_reason ?? ''}${technical ? ` [${row.step_error}]` : ''}`.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 200);
     const key = `${row.status} ${row.payment_method ?? '?'}${reason ? `: ${reason}` : ''}`;
     outcomes[key] = (outcomes[key] ?? 0) + 1;
   }

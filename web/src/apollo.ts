@@ -14,8 +14,11 @@ export function createApolloClient(config: WebConfig, manager: UserManager): Apo
     if (!user || user.expired) return {};
     return { headers: { ...(previous.headers as Record<string, string> | undefined), authorization: `Bearer ${user.access_token}` } };
   });
-  const expiry = new ErrorLink(({ error }) => {
-    if (errorCodeOf(error).code === ErrorCode.UNAUTHENTICATED) sessionEvents.dispatchEvent(new Event(SESSION_EXPIRED));
+  // The refusal names the authorization it refused: one sent before a new sign-in says nothing of the new session.
+  const expiry = new ErrorLink(({ error, operation }) => {
+    if (errorCodeOf(error).code !== ErrorCode.UNAUTHENTICATED) return;
+    const sent = (operation.getContext()['headers'] as Record<string, string> | undefined)?.['authorization'];
+    sessionEvents.dispatchEvent(new CustomEvent<string | undefined>(SESSION_EXPIRED, { detail: sent }));
   });
   return new ApolloClient({
     link: ApolloLink.from([expiry, authorization, new HttpLink({ uri: config.graphqlPath })]),

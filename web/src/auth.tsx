@@ -42,7 +42,7 @@ function rolesOf(user: User | null): string[] {
   }
 }
 
-/** Signals from the GraphQL client that the API refused the token. */
+/** Signals from the GraphQL client that the API refused the token (detail: the Authorization header it refused). */
 export const sessionEvents = new EventTarget();
 export const SESSION_EXPIRED = 'session-expired';
 
@@ -58,7 +58,13 @@ export function SessionProvider({ manager, children }: { manager: UserManager; c
     };
     const unloaded = () => setUser(null);
     const renewFailed = () => setExpired(true);
-    const apiRefused = () => setExpired(true);
+    const apiRefused = (event: Event) => {
+      const refused = (event as CustomEvent<string | undefined>).detail;
+      // A request sent with the token a new sign-in just replaced can be refused after it: not this session's end.
+      void manager.getUser().then((current) => {
+        if (refused === undefined || current === null || refused === `Bearer ${current.access_token}`) setExpired(true);
+      });
+    };
     manager.events.addUserLoaded(loadedUser);
     manager.events.addUserUnloaded(unloaded);
     manager.events.addSilentRenewError(renewFailed);

@@ -178,6 +178,56 @@ describe('storefront and operations console in Chromium', () => {
     expect(cart.me.cart.itemCount).toBe(0);
   }, 30_000);
 
+  it('places an order once when its answer was lost and Place order is pressed again, and a cart changed since as a new order', async () => {
+    const newOrders = async (before: readonly string[]) =>
+      (await agora.ok<{ me: { orders: { id: string; lines: { quantity: number }[] }[] } }>('bob', '{ me { orders(first: 100) { id lines { quantity } } } }')).me.orders.filter((order) => !before.includes(order.id));
+    const before = (await newOrders([])).map((order) => order.id);
+    const page = await session('bob');
+    // The next placeOrder reaches the gateway and is made, but its answer is lost on the way back:
+    // the page is told SERVICE_UNAVAILABLE, as the gateway says when a subgraph's answer is lost.
+    const loseNextAnswer = async () => {
+      let lost = false;
+      await page.route('**/graphql', async (route) => {
+        if (lost || !route.request().postData()?.includes('PlaceOrder')) return route.fallback();
+        lost = true;
+        await route.fetch();
+        await route.fulfill({ contentType: 'application/json', body: JSON.stringify({ data: null, errors: [{ message: 'orders is not answering; the change may or may not have been made', extensions: { code: 'SERVICE_UNAVAILABLE' } }] }) });
+      });
+    };
+    const placeAndLoseTheAnswer = async () => {
+      await loseNextAnswer();
+      await page.getByRole('link', { name: /^Cart/ }).click();
+      await page.getByRole('button', { name: 'Place order' }).click();
+      await page.locator('[role="alert"][data-code="SERVICE_UNAVAILABLE"]').waitFor();
+      await page.unrouteAll({ behavior: 'wait' });
+    };
+
+    // Pressed again as it is: the same key answers the order the lost answer was for.
+    await addToCart(page, 'cable', CABLE, 1);
+    await placeAndLoseTheAnswer();
+    const [lostOrder] = await newOrders(before);
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.waitForURL(/\/shop\/orders\/[0-9a-f-]{36}$/);
+    expect(page.url().split('/').at(-1)).toBe(lostOrder?.id);
+    expect(await newOrders(before)).toHaveLength(1);
+
+    // The cart changed after the lost answer (its quantity set again on the same page): the key is
+    // refused for the other cart, and pressing again places the cart as it is now.
+    await addToCart(page, 'cable', CABLE, 1);
+    await placeAndLoseTheAnswer();
+    const quantity = page.getByLabel('Quantity of USB-C cable 2 m');
+    await quantity.fill('2');
+    await quantity.blur();
+    await page.getByRole('row', { name: /USB-C cable/ }).locator('input[value="2"]').waitFor();
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('[role="alert"][data-code="IDEMPOTENCY_KEY_REUSED"]').waitFor();
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.waitForURL(/\/shop\/orders\/[0-9a-f-]{36}$/);
+    const placed = await newOrders(before);
+    expect(placed.map((order) => order.lines.map((line) => line.quantity))).toEqual([[2], [1], [1]]);
+    expect(page.url().split('/').at(-1)).toBe(placed[0]?.id);
+  }, 60_000);
+
   it('lists notifications in the inbox and marks one read', async () => {
     const page = await session('alice');
     await page.getByRole('link', { name: /^Notifications/ }).click();

@@ -1,8 +1,10 @@
 import { useMutation, useQuery } from '@apollo/client/react';
 import { PAYMENT_METHODS } from '@agora/internal-api/payment-methods';
+import { ErrorCode } from '@agora/service/errors';
 import { useState, type SyntheticEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { ErrorMessage } from '../components/error-message.tsx';
+import { errorCodeOf } from '../errors.ts';
 import { describePaymentMethod, formatMoney } from '../format.ts';
 import { useIdempotencyKey } from '../idempotency-key.ts';
 import { MY_CART, MY_ORDERS, PLACE_ORDER, SET_CART_QUANTITY } from '../operations.ts';
@@ -22,7 +24,11 @@ export function CartPage() {
 
   const checkout = async (event: SyntheticEvent) => {
     event.preventDefault();
-    const result = await placeOrder({ variables: { paymentMethod, idempotencyKey: idempotencyKey.current() } }).catch(() => undefined);
+    const result = await placeOrder({ variables: { paymentMethod, idempotencyKey: idempotencyKey.current() } }).catch((error: unknown) => {
+      // The key placed an order for another cart (its answer was lost, then the cart changed): pressing again places this cart.
+      if (errorCodeOf(error).code === ErrorCode.IDEMPOTENCY_KEY_REUSED) idempotencyKey.renew();
+      return undefined;
+    });
     if (result?.data) {
       idempotencyKey.renew();
       await navigate(`/orders/${result.data.placeOrder.id}`);

@@ -178,8 +178,8 @@ export async function settle(db: Databases, redis: Redis, base: Baseline, timeou
 
 /**
  * How the scenario's orders ended: `<status> <payment method>: <reason>` → count, reasons without
- * ids. The customer's reason says only that a service did not answer (ADR 0012); the last failed
- * step's own error is added to it in brackets.
+ * ids. An order that was not confirmed gets its last failed step's own error in brackets: the
+ * customer's reason says only that a service did not answer (ADR 0012).
  */
 export async function orderOutcomes(db: Databases, base: Baseline): Promise<Record<string, number>> {
   const rows = await db.query<{ status: string; payment_method: string | null; status_reason: string | null; step_error: string | null }>(
@@ -191,8 +191,8 @@ export async function orderOutcomes(db: Databases, base: Baseline): Promise<Reco
   );
   const outcomes: Record<string, number> = {};
   for (const row of rows) {
-    const technical = row.step_error && row.status !== 'CONFIRMED' && row.status_reason?.includes('a service it needs did not answer');
-    const reason = `${row.status_reason ?? ''}${technical ? ` [${row.step_error}]` : ''}`.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 200);
+    const failedStep = row.step_error && row.status !== 'CONFIRMED' ? ` [${row.step_error}]` : '';
+    const reason = `${row.status_reason ?? ''}${failedStep}`.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 200);
     const key = `${row.status} ${row.payment_method ?? '?'}${reason ? `: ${reason}` : ''}`;
     outcomes[key] = (outcomes[key] ?? 0) + 1;
   }

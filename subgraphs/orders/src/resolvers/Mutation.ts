@@ -27,11 +27,11 @@ export const Mutation: MutationResolvers = {
     const caller = requireCaller(ctx.caller);
     const id = parseId(productId);
     const request = idempotencyKey ? { key: checkIdempotencyKey(idempotencyKey), fingerprint: requestFingerprint({ productId: id, quantity }) } : undefined;
-    const { cart } = await ctx.commerce().carts.read(caller.sub);
+    const read = await ctx.commerce().carts.read(caller.sub);
     // A resent change is answered before the stock check, which its first sending may now fail.
-    if (request && madeBefore(cart, request)) return { lines: cart.lines };
-    await checkAvailable(ctx, id, (cart.lines.find((line) => line.productId === id)?.quantity ?? 0) + quantity);
-    return ctx.commerce().carts.update(caller.sub, (lines) => withAdded(lines, id, quantity), request);
+    if (request && madeBefore(read.cart, request)) return { lines: read.cart.lines };
+    await checkAvailable(ctx, id, (read.cart.lines.find((line) => line.productId === id)?.quantity ?? 0) + quantity);
+    return ctx.commerce().carts.update(caller.sub, (lines) => withAdded(lines, id, quantity), { request, read });
   },
 
   async setCartQuantity(_parent, { productId, quantity }, ctx) {

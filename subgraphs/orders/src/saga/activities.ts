@@ -175,7 +175,7 @@ export function createActivities(deps: ActivityDeps): Record<string, ActivityFun
         order.status = OrderStatus.NEEDS_ATTENTION;
         order.statusReason = input.reason;
         const stepName = input.reason.split(' ')[0] ?? 'unknown';
-        enqueueEvent(em, { type: 'agora.order.needs-attention.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, step: stepName, error: input.error === undefined ? input.reason : `${stepName} kept failing: ${input.error}` } });
+        enqueueEvent(em, { type: 'agora.order.needs-attention.v1', service: 'orders', subject: order.id, data: { orderId: order.id, userId: order.customerId, step: stepName, error: input.error ?? input.reason } });
         logger.error({ orderId: order.id, reason: input.reason, error: input.error }, 'order needs attention: a compensation keeps failing');
         return { ok: true, value: order.status };
       }),

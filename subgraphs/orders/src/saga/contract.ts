@@ -55,7 +55,7 @@ export interface StepInput {
 export type ReserveInput = StepInput & SagaLine;
 export type ChargeInput = StepInput & { userId: string; amount: Money; paymentMethod: string };
 export type ReasonInput = StepInput & { reason: string };
-/** The escalation's input: the customer's reason, and the failure's own message for the alert event and the log (absent when scheduled before 2026-12-08). */
+/** The escalation's input: the customer's reason, and the same with the failure's own message for the alert event and the log (absent when scheduled before 2026-12-08). */
 export type EscalationInput = ReasonInput & { error?: string };
 
 export interface ChargeResult {

@@ -7,7 +7,7 @@ import { isPaymentMethod, participantFailure, PAYMENT_METHODS } from '@agora/int
 import { badInput, checkIdempotencyKey, DomainError, ErrorCode, parseId, requestFingerprint, type Logger } from '@agora/service';
 import { currentTraceparent } from '@agora/telemetry';
 import type { InventoryRouter } from '../../../inventory/src/internal/router.ts';
-import { checkQuantity, type CartContents, type CartItem, type CartStore } from '../modules/cart/cart.ts';
+import { checkQuantity, type CartItem, type CartRead, type CartStore } from '../modules/cart/cart.ts';
 import type { StateClient } from '../modules/cart/state-client.ts';
 import { OrderLine } from '../modules/order/order-line.entity.ts';
 import { Order, OrderStatus, type OrderEntity } from '../modules/order/order.entity.ts';
@@ -40,7 +40,7 @@ export interface PlaceOrderInput {
 }
 
 /** The lines to order: the given ones (checked, merged per product) or the cart's, sorted by product. */
-async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput): Promise<{ lines: CartItem[]; cartRead?: { cart: CartContents; etag: string } }> {
+async function linesToOrder(deps: PlacementDeps, userId: string, input: PlaceOrderInput): Promise<{ lines: CartItem[]; cartRead?: CartRead & { etag: string } }> {
   if (input.lines) {
     if (input.lines.length === 0 || input.lines.length > 50) throw badInput('lines must hold 1 to 50 products');
     const merged = new Map<string, number>();

@@ -198,8 +198,9 @@ async function* escalate(context: WorkflowContext, input: SagaInput, step: strin
   const { orderId } = input;
   context.setCustomStatus('needs-attention');
   const reason = `${step} kept failing: ${customerReason(failure)}`;
+  const error = `${step} kept failing: ${failure.message}`;
   // Retried on durable timers like any step; if even this fails the workflow fails, visibly.
-  const marked = yield* runStep(context, 'escalate', COMPENSATION, 60, () => [call(context, input, Activity.ESCALATE, { orderId, step: 'escalate', reason, error: failure.message })]);
+  const marked = yield* runStep(context, 'escalate', COMPENSATION, 60, () => [call(context, input, Activity.ESCALATE, { orderId, step: 'escalate', reason, error })]);
   if (!marked.ok) throw new Error(`could not mark order ${orderId} as needing attention: ${marked.message}`);
   return { status: 'NEEDS_ATTENTION', reason };
 }

@@ -23,6 +23,12 @@ export interface CartContents {
   requests?: CartRequest[];
 }
 
+/** A cart as read, with the ETag that guards a write of it (undefined: no cart yet). */
+export interface CartRead {
+  cart: CartContents;
+  etag: string | undefined;
+}
+
 const MAX_LINES = 50;
 const MAX_REQUESTS = 50;
 const MAX_QUANTITY = 99;
@@ -46,7 +52,7 @@ export class CartStore {
     this.#state = state;
   }
 
-  async read(userId: string): Promise<{ cart: CartContents; etag: string | undefined }> {
+  async read(userId: string): Promise<CartRead> {
     const { value, etag } = await this.#state.get<CartContents>(cartKey(userId));
     return { cart: { lines: value?.lines ?? [], requests: value?.requests ?? [] }, etag };
   }
@@ -55,10 +61,14 @@ export class CartStore {
    * Applies `change` to the current cart and saves it if nobody changed it meanwhile; retries
    * otherwise. With a `request`, a cart that already holds its key is answered as it is (the
    * change was made before), unless the key came with another request: IDEMPOTENCY_KEY_REUSED.
+   * `read`: the cart as the caller just read it, used for the first attempt instead of reading again.
    */
-  async update(userId: string, change: (lines: CartItem[]) => CartItem[], request?: CartRequest): Promise<CartContents> {
+  async update(userId: string, change: (lines: CartItem[]) => CartItem[], options: { request?: CartRequest | undefined; read?: CartRead } = {}): Promise<CartContents> {
+    const { request } = options;
+    let known = options.read;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-      const { cart, etag } = await this.read(userId);
+      const { cart, etag } = known ?? (await this.read(userId));
+      known = undefined;
       if (request && madeBefore(cart, request)) return { lines: cart.lines };
       const lines = change(cart.lines.map((line) => ({ ...line })));
       if (lines.length > MAX_LINES) throw badInput(`a cart holds at most ${MAX_LINES} different products`);
@@ -69,7 +79,7 @@ export class CartStore {
   }
 
   /** Empties the cart if it still is the one read with `etag` (lines added since are kept); its change keys stay. */
-  async clear(userId: string, read: { cart: CartContents; etag: string }): Promise<void> {
+  async clear(userId: string, read: CartRead & { etag: string }): Promise<void> {
     await this.#state.saveIfUnchanged<CartContents>(cartKey(userId), { lines: [], requests: read.cart.requests }, read.etag);
   }
 }
